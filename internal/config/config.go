@@ -1,0 +1,154 @@
+// Package config defines every setting of the hub, its default, how it is loaded
+// (defaults < file < DISPATCHHUB_* environment < flags) and how it is validated.
+//
+// The file configs/dispatchhub.yaml documents each key with its default; a test keeps
+// the two in step.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Config is the whole configuration of a dispatchhub process.
+type Config struct {
+	Log             Log           `koanf:"log"`
+	DataDir         string        `koanf:"data_dir"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	Dev             bool          `koanf:"dev"`
+	HTTP            HTTP          `koanf:"http"`
+	Postgres        Postgres      `koanf:"postgres"`
+	Redis           Redis         `koanf:"redis"`
+	NATS            NATS          `koanf:"nats"`
+	Startup         Startup       `koanf:"startup"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// HTTP configures the Fiber edge (webhooks, REST API, health and metrics).
+type HTTP struct {
+	Host           string        `koanf:"host"`
+	Port           int           `koanf:"port"`
+	PublicURL      string        `koanf:"public_url"`
+	ReadTimeout    time.Duration `koanf:"read_timeout"`
+	WriteTimeout   time.Duration `koanf:"write_timeout"`
+	IdleTimeout    time.Duration `koanf:"idle_timeout"`
+	BodyLimit      ByteSize      `koanf:"body_limit"`
+	Concurrency    int           `koanf:"concurrency"`
+	ReadyzTimeout  time.Duration `koanf:"readyz_timeout"`
+	TrustedProxies []string      `koanf:"trusted_proxies"`
+}
+
+// Postgres configures the source of truth. URL is the service role (owns nothing,
+// subject to RLS); MigrateURL is the role that owns the schema.
+type Postgres struct {
+	URL              string        `koanf:"url"`
+	MigrateURL       string        `koanf:"migrate_url"`
+	AutoMigrate      bool          `koanf:"auto_migrate"`
+	MaxConns         int           `koanf:"max_conns"`
+	MinConns         int           `koanf:"min_conns"`
+	ConnectTimeout   time.Duration `koanf:"connect_timeout"`
+	StatementTimeout time.Duration `koanf:"statement_timeout"`
+}
+
+// Redis configures presence, rate limits and hot snapshots.
+type Redis struct {
+	Addr        string        `koanf:"addr"`
+	Password    string        `koanf:"password"`
+	DB          int           `koanf:"db"`
+	KeyPrefix   string        `koanf:"key_prefix"`
+	PoolSize    int           `koanf:"pool_size"`
+	DialTimeout time.Duration `koanf:"dial_timeout"`
+}
+
+// NATS configures the event backbone: embedded by default, an external cluster when URL is set.
+type NATS struct {
+	URL             string        `koanf:"url"`
+	Host            string        `koanf:"host"`
+	Port            int           `koanf:"port"`
+	StoreDir        string        `koanf:"store_dir"`
+	MaxStore        ByteSize      `koanf:"max_store"`
+	Replicas        int           `koanf:"replicas"`
+	DuplicateWindow time.Duration `koanf:"duplicate_window"`
+	IngestMaxAge    time.Duration `koanf:"ingest_max_age"`
+	EventsMaxAge    time.Duration `koanf:"events_max_age"`
+	OutboundMaxAge  time.Duration `koanf:"outbound_max_age"`
+}
+
+// Startup configures how the hub waits for its dependencies.
+type Startup struct {
+	RetryInitial time.Duration `koanf:"retry_initial"`
+	RetryMax     time.Duration `koanf:"retry_max"`
+}
+
+// Default returns the configuration used when nothing overrides it.
+func Default() Config {
+	return Config{
+		Log:             Log{Level: "info", Format: "json"},
+		DataDir:         ".data/hub",
+		ShutdownTimeout: 15 * time.Second,
+		HTTP: HTTP{
+			Host:          "127.0.0.1",
+			Port:          8080,
+			ReadTimeout:   10 * time.Second,
+			WriteTimeout:  10 * time.Second,
+			IdleTimeout:   60 * time.Second,
+			BodyLimit:     4 * MiB,
+			Concurrency:   8192,
+			ReadyzTimeout: 2 * time.Second,
+		},
+		Postgres: Postgres{
+			URL:              "postgres://dispatchhub_app:dispatchhub_app@127.0.0.1:55432/dispatchhub?sslmode=disable",
+			MigrateURL:       "postgres://dispatchhub:dispatchhub@127.0.0.1:55432/dispatchhub?sslmode=disable",
+			AutoMigrate:      true,
+			MaxConns:         16,
+			MinConns:         2,
+			ConnectTimeout:   5 * time.Second,
+			StatementTimeout: 15 * time.Second,
+		},
+		Redis: Redis{
+			Addr:        "127.0.0.1:56379",
+			KeyPrefix:   "dh:",
+			PoolSize:    32,
+			DialTimeout: 2 * time.Second,
+		},
+		NATS: NATS{
+			Host:            "127.0.0.1",
+			Port:            4222,
+			MaxStore:        8 * GiB,
+			Replicas:        1,
+			DuplicateWindow: 15 * time.Minute,
+			IngestMaxAge:    72 * time.Hour,
+			EventsMaxAge:    72 * time.Hour,
+			OutboundMaxAge:  7 * 24 * time.Hour,
+		},
+		Startup: Startup{
+			RetryInitial: 250 * time.Millisecond,
+			RetryMax:     10 * time.Second,
+		},
+	}
+}
+
+// HTTPAddr is the address the edge listens on.
+func (c *Config) HTTPAddr() string { return fmt.Sprintf("%s:%d", c.HTTP.Host, c.HTTP.Port) }
+
+// BaseURL is the public base URL of the HTTP edge (used in printed webhook URLs).
+func (c *Config) BaseURL() string {
+	if c.HTTP.PublicURL != "" {
+		return c.HTTP.PublicURL
+	}
+	return "http://" + c.HTTPAddr()
+}
+
+// JetStreamDir is where the embedded NATS server keeps its streams.
+func (c *Config) JetStreamDir() string {
+	if c.NATS.StoreDir != "" {
+		return c.NATS.StoreDir
+	}
+	return filepath.Join(c.DataDir, "jetstream")
+}

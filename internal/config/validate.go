@@ -1,0 +1,155 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks every key and returns an Errors with one line per invalid key.
+func (c *Config) Validate() error {
+	var v validator
+	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.nonEmpty("data_dir", c.DataDir)
+	v.durationIn("shutdown_timeout", c.ShutdownTimeout, time.Second, 5*time.Minute)
+
+	v.nonEmpty("http.host", c.HTTP.Host)
+	v.port("http.port", c.HTTP.Port, false)
+	if c.HTTP.PublicURL != "" {
+		u, err := url.Parse(c.HTTP.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("http.public_url", "must be an http:// or https:// URL", strconv.Quote(c.HTTP.PublicURL))
+		}
+	}
+	v.durationIn("http.read_timeout", c.HTTP.ReadTimeout, 100*time.Millisecond, 10*time.Minute)
+	v.durationIn("http.write_timeout", c.HTTP.WriteTimeout, 100*time.Millisecond, 10*time.Minute)
+	v.durationIn("http.idle_timeout", c.HTTP.IdleTimeout, time.Second, time.Hour)
+	v.sizeIn("http.body_limit", c.HTTP.BodyLimit, KiB, GiB)
+	v.intIn("http.concurrency", c.HTTP.Concurrency, 1, 1_000_000)
+	v.durationIn("http.readyz_timeout", c.HTTP.ReadyzTimeout, 10*time.Millisecond, time.Minute)
+	for _, p := range c.HTTP.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				v.add("http.trusted_proxies", "must be IP addresses or CIDR ranges", strconv.Quote(p))
+			}
+		}
+	}
+
+	v.postgresURL("postgres.url", c.Postgres.URL, true)
+	v.postgresURL("postgres.migrate_url", c.Postgres.MigrateURL, c.Postgres.AutoMigrate)
+	v.intIn("postgres.max_conns", c.Postgres.MaxConns, 1, 1000)
+	if c.Postgres.MaxConns >= 1 && (c.Postgres.MinConns < 0 || c.Postgres.MinConns > c.Postgres.MaxConns) {
+		v.add("postgres.min_conns", fmt.Sprintf("must be 0-%d (postgres.max_conns)", c.Postgres.MaxConns), strconv.Itoa(c.Postgres.MinConns))
+	}
+	v.durationIn("postgres.connect_timeout", c.Postgres.ConnectTimeout, 100*time.Millisecond, 5*time.Minute)
+	v.durationIn("postgres.statement_timeout", c.Postgres.StatementTimeout, 0, time.Hour)
+
+	v.hostPort("redis.addr", c.Redis.Addr)
+	v.intIn("redis.db", c.Redis.DB, 0, 15)
+	v.intIn("redis.pool_size", c.Redis.PoolSize, 1, 10_000)
+	v.durationIn("redis.dial_timeout", c.Redis.DialTimeout, 10*time.Millisecond, time.Minute)
+
+	if c.NATS.URL != "" {
+		for _, s := range strings.Split(c.NATS.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) || u.Host == "" {
+				v.add("nats.url", "must be empty (embedded server) or nats:// URLs separated by commas", strconv.Quote(c.NATS.URL))
+				break
+			}
+		}
+	}
+	v.nonEmpty("nats.host", c.NATS.Host)
+	if c.NATS.Port < -1 || c.NATS.Port > 65535 {
+		v.add("nats.port", "must be 1-65535, 0 (no TCP listener) or -1 (random)", strconv.Itoa(c.NATS.Port))
+	}
+	v.sizeIn("nats.max_store", c.NATS.MaxStore, MiB, 1<<50)
+	v.intIn("nats.replicas", c.NATS.Replicas, 1, 5)
+	v.durationIn("nats.duplicate_window", c.NATS.DuplicateWindow, time.Second, 7*24*time.Hour)
+	for key, age := range map[string]time.Duration{
+		"nats.ingest_max_age": c.NATS.IngestMaxAge, "nats.events_max_age": c.NATS.EventsMaxAge, "nats.outbound_max_age": c.NATS.OutboundMaxAge,
+	} {
+		if age < c.NATS.DuplicateWindow {
+			v.add(key, "must be at least nats.duplicate_window ("+c.NATS.DuplicateWindow.String()+")", age.String())
+		}
+	}
+
+	v.durationIn("startup.retry_initial", c.Startup.RetryInitial, time.Millisecond, time.Minute)
+	v.durationIn("startup.retry_max", c.Startup.RetryMax, c.Startup.RetryInitial, time.Hour)
+
+	if len(v.errs) > 0 {
+		return v.errs
+	}
+	return nil
+}
+
+type validator struct{ errs Errors }
+
+func (v *validator) add(key, allowed, value string) {
+	v.errs = append(v.errs, &FieldError{Key: key, Allowed: allowed, Value: value})
+}
+
+func (v *validator) oneOf(key, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		v.add(key, "must be one of "+strings.Join(allowed, ", "), strconv.Quote(value))
+	}
+}
+
+func (v *validator) nonEmpty(key, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(key, "must not be empty", `""`)
+	}
+}
+
+func (v *validator) port(key string, p int, zeroOK bool) {
+	if (p == 0 && !zeroOK) || p < 0 || p > 65535 {
+		v.add(key, "must be 1-65535", strconv.Itoa(p))
+	}
+}
+
+func (v *validator) intIn(key string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.add(key, fmt.Sprintf("must be %d-%d", lo, hi), strconv.Itoa(n))
+	}
+}
+
+func (v *validator) durationIn(key string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.add(key, fmt.Sprintf("must be between %s and %s", lo, hi), d.String())
+	}
+}
+
+func (v *validator) sizeIn(key string, s, lo, hi ByteSize) {
+	if s < lo || s > hi {
+		v.add(key, fmt.Sprintf("must be between %s and %s", lo, hi), s.String())
+	}
+}
+
+func (v *validator) hostPort(key, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		v.add(key, "must be host:port", strconv.Quote(addr))
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		v.add(key, "must be host:port with a port 1-65535", strconv.Quote(addr))
+	}
+}
+
+func (v *validator) postgresURL(key, raw string, required bool) {
+	if raw == "" {
+		if required {
+			v.add(key, "must be a postgres:// URL", `""`)
+		}
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// Never echo a DSN: it may hold a password.
+		v.add(key, "must be a postgres://user:password@host:port/db URL", "a value that is not one")
+	}
+}
