@@ -145,10 +145,11 @@ func (c *Config) BaseURL() string {
 	return "http://" + c.HTTPAddr()
 }
 
-// JetStreamDir is where the embedded NATS server keeps its streams.
-func (c *Config) JetStreamDir() string {
+// NATSStoreDir is the embedded NATS server's store directory; it keeps its streams in
+// NATSStoreDir/jetstream.
+func (c *Config) NATSStoreDir() string {
 	if c.NATS.StoreDir != "" {
 		return c.NATS.StoreDir
 	}
-	return filepath.Join(c.DataDir, "jetstream")
+	return filepath.Join(c.DataDir, "nats")
 }

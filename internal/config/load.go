@@ -152,6 +152,9 @@ func RegisterFlags(fs *pflag.FlagSet) {
 			def = strings.Join(parts, ",")
 		}
 		fs.String(f.key, fmt.Sprint(def), "config "+f.key+" (env "+EnvName(f.key)+")")
+		if f.typ.Kind() == reflect.Bool {
+			fs.Lookup(f.key).NoOptDefVal = "true" // --dev means --dev=true
+		}
 	}
 }
 

@@ -401,4 +401,6 @@ func TestTenantsAndStores(t *testing.T) {
 	assert.Equal(t, []string{"env:A_SECRET"}, f.a.SecretRefs)
 	assert.Equal(t, "acme-foods-inc", store.TenantSlug("Acme Foods, Inc."))
 	assert.Equal(t, "x", store.TenantSlug("--X--"))
+	long := store.TenantSlug("abcdefghijklmnopqrstuvwxyzabcdefghijklm nopqrstuvwxyz")
+	assert.True(t, store.ValidTenantID(long), "%q is a valid id", long)
 }

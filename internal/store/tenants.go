@@ -32,11 +32,12 @@ func TenantSlug(name string) string {
 		default:
 			dash = true
 		}
-		if b.Len() >= 40 {
-			break
-		}
 	}
-	return strings.Trim(b.String(), "-")
+	out := b.String()
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	return strings.Trim(out, "-")
 }
 
 // CreateTenant inserts a tenant. ErrConflict when the id is taken.

@@ -1,0 +1,277 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/pilotx/dispatchhub/internal/app"
+	"github.com/pilotx/dispatchhub/internal/config"
+	"github.com/pilotx/dispatchhub/internal/store"
+	"github.com/pilotx/dispatchhub/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// fasthttp keeps one process-wide goroutine refreshing the Date header, by design.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// fasthttp's worker-pool cleaner notices Stop only after its idle sleep (10 s) ends.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type hub struct {
+	app    *app.App
+	cfg    config.Config
+	logs   *syncBuffer
+	stdout *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	base   string
+}
+
+// testConfig points a hub at a fresh database (optionally through pgHost), the test Redis and
+// an embedded NATS server on a random port.
+func testConfig(t *testing.T, db testenv.Database, pgHost string) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Port = testenv.FreePort(t)
+	cfg.Postgres.URL, cfg.Postgres.MigrateURL = db.AppURL, db.OwnerURL
+	if pgHost != "" {
+		cfg.Postgres.URL, cfg.Postgres.MigrateURL = testenv.WithHost(db.AppURL, pgHost), testenv.WithHost(db.OwnerURL, pgHost)
+	}
+	cfg.Postgres.ConnectTimeout = time.Second
+	cfg.Redis.Addr = testenv.RedisAddr()
+	cfg.NATS.Port = -1
+	cfg.Startup.RetryInitial = 20 * time.Millisecond
+	cfg.Startup.RetryMax = 200 * time.Millisecond
+	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.HTTP.ReadyzTimeout = time.Second
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func start(t *testing.T, cfg config.Config) *hub {
+	t.Helper()
+	h := &hub{cfg: cfg, logs: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1)}
+	log := zerolog.New(h.logs).With().Timestamp().Logger()
+	h.app = app.New(cfg, log, h.stdout)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- h.app.Run(ctx) }()
+	h.base = "http://" + cfg.HTTPAddr()
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get(h.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	}, "/healthz answers")
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+func (h *hub) stop(t *testing.T) {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		assert.NoError(t, err, "a signalled hub stops cleanly")
+	case <-time.After(h.cfg.ShutdownTimeout + 5*time.Second):
+		t.Fatal("the hub did not stop within its shutdown timeout")
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func (h *hub) waitStarted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.app.Started():
+	case err := <-h.done:
+		t.Fatalf("hub stopped: %v\nlogs:\n%s", err, h.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("hub not started\nlogs:\n%s", h.logs.String())
+	}
+}
+
+type readyz struct {
+	Status  string            `json:"status"`
+	Failing []string          `json:"failing"`
+	Checks  map[string]string `json:"checks"`
+	Error   struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (h *hub) readyz(t *testing.T) (int, readyz) {
+	t.Helper()
+	resp, err := http.Get(h.base + "/readyz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r readyz
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	return resp.StatusCode, r
+}
+
+func TestReadyzFollowsPostgresWithoutRestart(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	proxy := testenv.NewProxy(t, "127.0.0.1:55432")
+	h := start(t, testConfig(t, db, proxy.Addr()))
+	h.waitStarted(t)
+
+	code, r := h.readyz(t)
+	require.Equal(t, 200, code, "%+v", r)
+	assert.Equal(t, map[string]string{"postgres": "ok", "redis": "ok", "nats": "ok"}, r.Checks)
+
+	proxy.Stop()
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		code, r = h.readyz(t)
+		return code == 503
+	}, "/readyz turns 503 when PostgreSQL stops")
+	assert.Equal(t, []string{"postgres"}, r.Failing)
+	assert.Equal(t, "not_ready", r.Error.Code)
+	assert.Contains(t, r.Error.Message, "postgres")
+	assert.Equal(t, "ok", r.Checks["redis"])
+
+	proxy.Start()
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		code, _ = h.readyz(t)
+		return code == 200
+	}, "/readyz turns 200 again when PostgreSQL is back")
+}
+
+func TestStartupWaitsForPostgresWithBackoff(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	proxy := testenv.NewProxy(t, "127.0.0.1:55432")
+	proxy.Stop()
+	h := start(t, testConfig(t, db, proxy.Addr()))
+
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return strings.Count(h.logs.String(), "postgres unavailable, retrying") >= 3
+	}, "clear retry log lines")
+	code, r := h.readyz(t)
+	assert.Equal(t, 503, code)
+	assert.Contains(t, r.Failing, "postgres")
+	select {
+	case err := <-h.done:
+		t.Fatalf("the hub gave up instead of waiting: %v", err)
+	default:
+	}
+	var line map[string]any
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(l, "postgres unavailable") {
+			require.NoError(t, json.Unmarshal([]byte(l), &line))
+			break
+		}
+	}
+	assert.Equal(t, "postgres", line["component"])
+	assert.Contains(t, line, "retry_in")
+	assert.Contains(t, line, "attempt")
+	assert.NotContains(t, h.logs.String(), "dispatchhub_app:dispatchhub_app", "no DSN with its password in logs")
+
+	proxy.Start()
+	h.waitStarted(t)
+	code, _ = h.readyz(t)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, h.logs.String(), "schema migrated", "migrated once PostgreSQL came up")
+}
+
+func TestMetricsAndErrors(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	h := start(t, testConfig(t, db, ""))
+	h.waitStarted(t)
+	h.readyz(t)
+
+	resp, err := http.Get(h.base + "/no/such/route")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 404, resp.StatusCode)
+	assert.JSONEq(t, `{"error":{"code":"not_found","message":"Cannot GET /no/such/route"}}`, string(body))
+
+	resp, err = http.Get(h.base + "/metrics")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := string(body)
+	for _, want := range []string{
+		`dispatchhub_build_info{commit="none",goversion="go`,
+		"go_goroutines ",
+		"process_resident_memory_bytes ",
+		`dispatchhub_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
+		`dispatchhub_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`dispatchhub_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.005"}`,
+	} {
+		assert.Contains(t, m, want)
+	}
+}
+
+func TestDevSeedIsIdempotent(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	cfg := testConfig(t, db, "")
+	cfg.Dev = true
+	for run := 1; run <= 2; run++ {
+		h := start(t, cfg)
+		h.waitStarted(t)
+		out := h.stdout.String()
+		assert.Contains(t, out, "tenant: demo")
+		assert.Contains(t, out, "/v1/webhooks/shopify/")
+		assert.Contains(t, out, "/v1/webhooks/woocommerce/")
+		assert.Contains(t, out, "curl -s "+h.base+"/readyz")
+		h.stop(t)
+	}
+	sdb, err := store.Open(store.Config{URL: db.AppURL})
+	require.NoError(t, err)
+	defer sdb.Close()
+	stores, err := sdb.ListStores(context.Background(), app.DevTenant)
+	require.NoError(t, err)
+	assert.Len(t, stores, 2, "a second --dev start adds nothing")
+	for _, s := range stores {
+		require.Len(t, s.SecretRefs, 1)
+		assert.True(t, strings.HasPrefix(s.SecretRefs[0], "file:"+cfg.DataDir), "dev secrets live under the data dir")
+	}
+}
+
+func TestTakenHTTPPortIsAnError(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	cfg := testConfig(t, db, "")
+	h := start(t, cfg)
+	h.waitStarted(t)
+	second := app.New(cfg, zerolog.Nop(), io.Discard)
+	err := second.Run(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listen on "+cfg.HTTPAddr())
+}
