@@ -21,7 +21,61 @@ type Config struct {
 	Postgres        Postgres      `koanf:"postgres"`
 	Redis           Redis         `koanf:"redis"`
 	NATS            NATS          `koanf:"nats"`
+	MQTT            MQTT          `koanf:"mqtt"`
+	Auth            Auth          `koanf:"auth"`
+	Presence        Presence      `koanf:"presence"`
+	Location        Location      `koanf:"location"`
 	Startup         Startup       `koanf:"startup"`
+}
+
+// MQTT configures the embedded broker, its listeners and its per-client limits.
+type MQTT struct {
+	TCPAddr          string        `koanf:"tcp_addr"`
+	WSAddr           string        `koanf:"ws_addr"`
+	WSPath           string        `koanf:"ws_path"`
+	TLSAddr          string        `koanf:"tls_addr"`
+	WSSAddr          string        `koanf:"wss_addr"`
+	TLSCertFile      string        `koanf:"tls_cert_file"`
+	TLSKeyFile       string        `koanf:"tls_key_file"`
+	WSAllowedOrigins []string      `koanf:"ws_allowed_origins"`
+	WSReadLimit      ByteSize      `koanf:"ws_read_limit"`
+	MaxPacketSize    ByteSize      `koanf:"max_packet_size"`
+	ConnectTimeout   time.Duration `koanf:"connect_timeout"`
+	KeepaliveMax     time.Duration `koanf:"keepalive_max"`
+	MaxClients       int           `koanf:"max_clients"`
+	MaxInflight      int           `koanf:"max_inflight"`
+	MaxPendingWrites int           `koanf:"max_pending_writes"`
+	SessionExpiryMax time.Duration `koanf:"session_expiry_max"`
+	MessageExpiryMax time.Duration `koanf:"message_expiry_max"`
+	SysInterval      time.Duration `koanf:"sys_interval"`
+}
+
+// Auth configures how JWTs (MQTT CONNECT passwords and HTTP bearer tokens) are verified and,
+// for the token command, signed.
+type Auth struct {
+	Audience       string        `koanf:"audience"`
+	Issuer         string        `koanf:"issuer"`
+	HS256SecretRef string        `koanf:"hs256_secret_ref"`
+	JWKSFile       string        `koanf:"jwks_file"`
+	JWKSURL        string        `koanf:"jwks_url"`
+	JWKSRefresh    time.Duration `koanf:"jwks_refresh"`
+	Algorithms     []string      `koanf:"algorithms"`
+	Leeway         time.Duration `koanf:"leeway"`
+	PrivateKeyFile string        `koanf:"private_key_file"`
+	PrivateKeyID   string        `koanf:"private_key_id"`
+}
+
+// Presence configures driver presence.
+type Presence struct {
+	Grace            time.Duration `koanf:"grace"`
+	LastSeenInterval time.Duration `koanf:"last_seen_interval"`
+}
+
+// Location configures the hand-off of driver location fixes.
+type Location struct {
+	MaxFutureSkew      time.Duration `koanf:"max_future_skew"`
+	Buffer             int           `koanf:"buffer"`
+	RedisFlushInterval time.Duration `koanf:"redis_flush_interval"`
 }
 
 // Log configures the structured logger.
@@ -126,6 +180,35 @@ func Default() Config {
 			IngestMaxAge:    72 * time.Hour,
 			EventsMaxAge:    72 * time.Hour,
 			OutboundMaxAge:  7 * 24 * time.Hour,
+		},
+		MQTT: MQTT{
+			TCPAddr:          "127.0.0.1:1883",
+			WSAddr:           "127.0.0.1:8083",
+			WSPath:           "/mqtt",
+			WSReadLimit:      80 * KiB,
+			MaxPacketSize:    64 * KiB,
+			ConnectTimeout:   5 * time.Second,
+			KeepaliveMax:     5 * time.Minute,
+			MaxClients:       20000,
+			MaxInflight:      128,
+			MaxPendingWrites: 64,
+			SessionExpiryMax: time.Hour,
+			MessageExpiryMax: time.Hour,
+			SysInterval:      10 * time.Second,
+		},
+		Auth: Auth{
+			Audience:    "dispatchhub",
+			JWKSRefresh: 5 * time.Minute,
+			Leeway:      30 * time.Second,
+		},
+		Presence: Presence{
+			Grace:            20 * time.Second,
+			LastSeenInterval: 10 * time.Second,
+		},
+		Location: Location{
+			MaxFutureSkew:      30 * time.Second,
+			Buffer:             8192,
+			RedisFlushInterval: time.Second,
 		},
 		Startup: Startup{
 			RetryInitial: 250 * time.Millisecond,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,67 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	for key, addr := range map[string]string{"mqtt.tcp_addr": c.MQTT.TCPAddr, "mqtt.ws_addr": c.MQTT.WSAddr, "mqtt.tls_addr": c.MQTT.TLSAddr, "mqtt.wss_addr": c.MQTT.WSSAddr} {
+		if addr != "" {
+			v.hostPortAnyHost(key, addr)
+		}
+	}
+	if c.MQTT.TCPAddr == "" && c.MQTT.WSAddr == "" && c.MQTT.TLSAddr == "" && c.MQTT.WSSAddr == "" {
+		v.add("mqtt.ws_addr", "must be set unless another MQTT listener is (mqtt.tcp_addr, mqtt.tls_addr, mqtt.wss_addr)", `""`)
+	}
+	if (c.MQTT.TLSAddr != "" || c.MQTT.WSSAddr != "") && (c.MQTT.TLSCertFile == "" || c.MQTT.TLSKeyFile == "") {
+		v.add("mqtt.tls_cert_file", "must be set with mqtt.tls_key_file when mqtt.tls_addr or mqtt.wss_addr is", strconv.Quote(c.MQTT.TLSCertFile))
+	}
+	if !strings.HasPrefix(c.MQTT.WSPath, "/") {
+		v.add("mqtt.ws_path", "must start with /", strconv.Quote(c.MQTT.WSPath))
+	}
+	for _, o := range c.MQTT.WSAllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			v.add("mqtt.ws_allowed_origins", "must be origins such as https://console.example.com, or *", strconv.Quote(o))
+		}
+	}
+	v.sizeIn("mqtt.max_packet_size", c.MQTT.MaxPacketSize, KiB, 256*MiB)
+	if c.MQTT.WSReadLimit < c.MQTT.MaxPacketSize {
+		v.add("mqtt.ws_read_limit", "must be at least mqtt.max_packet_size ("+c.MQTT.MaxPacketSize.String()+")", c.MQTT.WSReadLimit.String())
+	}
+	v.durationIn("mqtt.connect_timeout", c.MQTT.ConnectTimeout, 100*time.Millisecond, time.Minute)
+	v.durationIn("mqtt.keepalive_max", c.MQTT.KeepaliveMax, 5*time.Second, 18*time.Hour)
+	v.intIn("mqtt.max_clients", c.MQTT.MaxClients, 1, 10_000_000)
+	v.intIn("mqtt.max_inflight", c.MQTT.MaxInflight, 1, 65535)
+	v.intIn("mqtt.max_pending_writes", c.MQTT.MaxPendingWrites, 1, 1<<20)
+	v.durationIn("mqtt.session_expiry_max", c.MQTT.SessionExpiryMax, 0, 30*24*time.Hour)
+	v.durationIn("mqtt.message_expiry_max", c.MQTT.MessageExpiryMax, time.Second, 30*24*time.Hour)
+	v.durationIn("mqtt.sys_interval", c.MQTT.SysInterval, time.Second, time.Hour)
+
+	v.nonEmpty("auth.audience", c.Auth.Audience)
+	if c.Auth.HS256SecretRef != "" && !strings.HasPrefix(c.Auth.HS256SecretRef, "env:") && !strings.HasPrefix(c.Auth.HS256SecretRef, "file:/") {
+		v.add("auth.hs256_secret_ref", "must be env:NAME or file:/absolute/path", "a value that is neither")
+	}
+	if c.Auth.JWKSURL != "" {
+		if u, err := url.Parse(c.Auth.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.add("auth.jwks_url", "must be an https:// URL", strconv.Quote(c.Auth.JWKSURL))
+		}
+	}
+	v.durationIn("auth.jwks_refresh", c.Auth.JWKSRefresh, time.Second, 24*time.Hour)
+	for _, a := range c.Auth.Algorithms {
+		if !slices.Contains([]string{"HS256", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"}, a) {
+			v.add("auth.algorithms", "must be some of HS256, RS256, RS384, RS512, PS256, ES256, ES384, EdDSA", strconv.Quote(a))
+		}
+	}
+	v.durationIn("auth.leeway", c.Auth.Leeway, 0, 5*time.Minute)
+	if c.Auth.PrivateKeyFile != "" && !filepath.IsAbs(c.Auth.PrivateKeyFile) {
+		v.add("auth.private_key_file", "must be an absolute path", strconv.Quote(c.Auth.PrivateKeyFile))
+	}
+
+	v.durationIn("presence.grace", c.Presence.Grace, 0, time.Hour)
+	v.durationIn("presence.last_seen_interval", c.Presence.LastSeenInterval, time.Second, time.Hour)
+	v.durationIn("location.max_future_skew", c.Location.MaxFutureSkew, 0, time.Hour)
+	v.intIn("location.buffer", c.Location.Buffer, 16, 10_000_000)
+	v.durationIn("location.redis_flush_interval", c.Location.RedisFlushInterval, 10*time.Millisecond, time.Minute)
+
 	v.durationIn("startup.retry_initial", c.Startup.RetryInitial, time.Millisecond, time.Minute)
 	v.durationIn("startup.retry_max", c.Startup.RetryMax, c.Startup.RetryInitial, time.Hour)
 
@@ -137,6 +199,18 @@ func (v *validator) hostPort(key, addr string) {
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		v.add(key, "must be host:port with a port 1-65535", strconv.Quote(addr))
+	}
+}
+
+// hostPortAnyHost accepts host:port where host may be empty (all interfaces).
+func (v *validator) hostPortAnyHost(key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "must be host:port", strconv.Quote(addr))
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add(key, "must be host:port with a port 0-65535", strconv.Quote(addr))
 	}
 }
 
