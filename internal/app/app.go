@@ -39,6 +39,9 @@ type App struct {
 	redis  *redis.Client
 	bus    atomic.Pointer[bus.Bus]
 
+	realtime *realtime
+	hs256    []byte // the HS256 secret tokens are verified with, when there is one
+
 	started chan struct{}
 	once    sync.Once
 }
@@ -89,6 +92,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info().Str("component", "http").Str("addr", a.edge.Addr()).Msg("http edge listening")
 
 	err := a.startDependencies(ctx)
+	if err == nil {
+		err = a.startRealtime()
+	}
 	if err == nil {
 		if a.cfg.Dev {
 			err = a.seedDev(ctx)
@@ -272,6 +278,11 @@ func (a *App) shutdown(wg *sync.WaitGroup) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		wg.Wait()
+		if a.realtime != nil {
+			if err := a.realtime.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("mqtt shutdown: %w", err))
+			}
+		}
 		if b := a.bus.Load(); b != nil {
 			b.Close()
 		}

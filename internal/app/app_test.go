@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,6 +54,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+const testSecret = "app-test-hs256-secret-at-least-32-bytes"
+
 type hub struct {
 	app    *app.App
 	cfg    config.Config
@@ -76,6 +83,10 @@ func testConfig(t *testing.T, db testenv.Database, pgHost string) config.Config 
 	cfg.Startup.RetryMax = 200 * time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.HTTP.ReadyzTimeout = time.Second
+	cfg.MQTT.TCPAddr, cfg.MQTT.WSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	secretFile := filepath.Join(cfg.DataDir, "jwt.secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte(testSecret), 0o600))
+	cfg.Auth.HS256SecretRef = "file:" + secretFile
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
@@ -154,7 +165,7 @@ func TestReadyzFollowsPostgresWithoutRestart(t *testing.T) {
 
 	code, r := h.readyz(t)
 	require.Equal(t, 200, code, "%+v", r)
-	assert.Equal(t, map[string]string{"postgres": "ok", "redis": "ok", "nats": "ok"}, r.Checks)
+	assert.Equal(t, map[string]string{"postgres": "ok", "redis": "ok", "nats": "ok", "mqtt": "ok", "auth": "ok"}, r.Checks)
 
 	proxy.Stop()
 	testenv.Eventually(t, 10*time.Second, func() bool {
@@ -274,4 +285,59 @@ func TestTakenHTTPPortIsAnError(t *testing.T) {
 	err := second.Run(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listen on "+cfg.HTTPAddr())
+}
+
+func TestNoTokenKeyIsAnError(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	cfg := testConfig(t, db, "")
+	cfg.Auth.HS256SecretRef = ""
+	err := app.New(cfg, zerolog.Nop(), io.Discard).Run(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no token key configured")
+}
+
+// TestDevBannerTokensWork follows the printed instructions: the dispatcher token connects to
+// the printed MQTT address and may watch its tenant; the driver token publishes a fix.
+func TestDevBannerTokensWork(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	cfg := testConfig(t, db, "")
+	cfg.Dev = true
+	cfg.Auth.HS256SecretRef = "" // dev mode: the generated development key
+	h := start(t, cfg)
+	h.waitStarted(t)
+	out := h.stdout.String()
+
+	field := func(prefix string) string {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				return strings.Fields(strings.TrimPrefix(line, prefix))[0]
+			}
+		}
+		t.Fatalf("banner has no %q line:\n%s", prefix, out)
+		return ""
+	}
+	addr := field("mqtt: tcp ")
+	dispTok := field("dispatcher token (dispatcher-1, 12h):")
+	driverTok := field("driver token (driver-1, 12h):")
+	assert.Contains(t, out, "mosquitto_sub -h ")
+
+	connect := func(id, tok string) *paho.Client {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		c := paho.NewClient(paho.ClientConfig{Conn: conn})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true, Password: []byte(tok), PasswordFlag: true})
+		require.NoError(t, err, id)
+		t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+		return c
+	}
+	disp := connect("demo.dispatcher-1", dispTok)
+	sa, err := disp.Subscribe(context.Background(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "tenants/demo/#", QoS: 1}}})
+	require.NoError(t, err)
+	assert.Equal(t, byte(1), sa.Reasons[0])
+	drv := connect("demo.driver-1", driverTok)
+	_, err = drv.Publish(context.Background(), &paho.Publish{Topic: "tenants/demo/drivers/driver-1/location", QoS: 1,
+		Payload: []byte(`{"lat":38.7223,"lng":-9.1393,"ts":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}`)})
+	require.NoError(t, err)
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/pilotx/dispatchhub/internal/auth"
 	"github.com/pilotx/dispatchhub/internal/store"
 )
 
@@ -84,6 +87,7 @@ func (a *App) seedDev(ctx context.Context) error {
 		fmt.Fprintf(&b, "store %-12s id %s\n  webhook URL: %s/v1/webhooks/%s/%s\n  secret:      %s (ref file:%s)\n",
 			s.Platform, s.ID, base, s.Platform, s.ID, s.secretFile, s.secretFile)
 	}
+	a.devTokens(&b)
 	fmt.Fprintf(&b, "\ntry:\n  curl -s %s/readyz\n  curl -s %s/metrics | grep dispatchhub_\n", base, base)
 	if u := a.natsURL(); u != "" {
 		fmt.Fprintf(&b, "  nats --server %s stream ls        # tap the backbone with the nats CLI\n", u)
@@ -103,4 +107,45 @@ func ensureSecretFile(path string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(hex.EncodeToString(buf)+"\n"), 0o600)
+}
+
+// devTokens prints a driver and a dispatcher token and MQTT examples to use them with.
+func (a *App) devTokens(b *strings.Builder) {
+	if a.realtime == nil {
+		return
+	}
+	host, port := "127.0.0.1", "1883"
+	if addr := a.realtime.broker.Addr("tcp"); addr != "" {
+		if h, p, err := net.SplitHostPort(addr); err == nil {
+			host, port = h, p
+		}
+	}
+	fmt.Fprintf(b, "\nmqtt: tcp %s  websocket %s\n", a.realtime.broker.Addr("tcp"), wsURL(a.realtime.broker.Addr("ws"), a.cfg.MQTT.WSPath))
+	if a.hs256 == nil {
+		fmt.Fprintf(b, "tokens: bin/dispatchhub token --tenant %s --role driver --sub driver-1\n", DevTenant)
+		return
+	}
+	signer := auth.NewHS256Signer(a.hs256)
+	sign := func(role auth.Role, sub string) string {
+		tok, err := signer.Sign(auth.Identity{Tenant: DevTenant, Subject: sub, Role: role}, a.cfg.Auth.Audience, a.cfg.Auth.Issuer, 12*time.Hour)
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return tok
+	}
+	driverTok, dispTok := sign(auth.RoleDriver, "driver-1"), sign(auth.RoleDispatcher, "dispatcher-1")
+	fmt.Fprintf(b, "driver token (driver-1, 12h):         %s\n", driverTok)
+	fmt.Fprintf(b, "dispatcher token (dispatcher-1, 12h): %s\n", dispTok)
+	fmt.Fprintf(b, "watch the tenant live (client id must be {tenant}.{sub}):\n  mosquitto_sub -h %s -p %s -V mqttv5 -i %s.dispatcher-1 -u %s -P '%s' -t 'tenants/%s/#' -v\n",
+		host, port, DevTenant, DevTenant, dispTok, DevTenant)
+	fmt.Fprintf(b, "publish a fix as driver-1:\n  mosquitto_pub -h %s -p %s -V mqttv5 -i %s.driver-1 -u %s -P '%s' -q 1 -t tenants/%s/drivers/driver-1/location -m \"{\\\"lat\\\":38.7223,\\\"lng\\\":-9.1393,\\\"ts\\\":$(date +%%s%%3N)}\"\n",
+		host, port, DevTenant, DevTenant, driverTok, DevTenant)
+	fmt.Fprintf(b, "more tokens: bin/dispatchhub token --tenant %s --role driver --sub driver-2\n", DevTenant)
+}
+
+func wsURL(addr, path string) string {
+	if addr == "" {
+		return "(disabled)"
+	}
+	return "ws://" + addr + path
 }

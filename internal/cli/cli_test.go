@@ -142,11 +142,13 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 
 	port := testenv.FreePort(t)
 	cmd := exec.Command(bin, "serve", "--http.port="+strconv.Itoa(port), "--nats.port=-1",
+		"--mqtt.tcp_addr=127.0.0.1:0", "--mqtt.ws_addr=127.0.0.1:0", "--auth.hs256_secret_ref=env:DH_TEST_JWT_SECRET",
 		"--data_dir="+t.TempDir(), "--shutdown_timeout=10s")
 	cmd.Env = append(os.Environ(),
 		"DISPATCHHUB_POSTGRES_URL="+db.AppURL,
 		"DISPATCHHUB_POSTGRES_MIGRATE_URL="+db.OwnerURL,
 		"DISPATCHHUB_REDIS_ADDR="+testenv.RedisAddr(),
+		"DH_TEST_JWT_SECRET=cli-test-hs256-secret-at-least-32-bytes",
 	)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
