@@ -32,6 +32,7 @@ type Access struct {
 	server   *mqtt.Server
 	log      zerolog.Logger
 	now      func() time.Time
+	leeway   time.Duration
 
 	connections  *prometheus.GaugeVec
 	authFailures *prometheus.CounterVec
@@ -77,6 +78,10 @@ func NewAccess(verifier TokenVerifier, sessions *Sessions, server *mqtt.Server, 
 	return h
 }
 
+// SetLeeway aligns the expiry disconnect with the verifier's clock-skew leeway: a token still
+// accepted within the leeway is disconnected when the leeway, not exp, runs out.
+func (h *Access) SetLeeway(d time.Duration) { h.leeway = d }
+
 // ID names the hook.
 func (h *Access) ID() string { return "access" }
 
@@ -105,7 +110,7 @@ func (h *Access) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool 
 		ConnectedAt: h.now(),
 	}
 	if !id.Expires.IsZero() {
-		sess.expiry = time.AfterFunc(id.Expires.Sub(h.now()), func() {
+		sess.expiry = time.AfterFunc(id.Expires.Add(h.leeway).Sub(h.now()), func() {
 			h.expired.Inc()
 			h.log.Info().Str("client", cl.ID).Msg("token expired: disconnecting")
 			_ = h.server.DisconnectClient(cl, packets.ErrMaxConnectTime)

@@ -13,8 +13,8 @@ const (
 	roleService    = "service"
 )
 
-// ACL is one client's topic rules, compiled once at CONNECT from its identity (DESIGN.md,
-// "MQTT topics"). Checks are a handful of string comparisons: O(1) in the number of clients
+// ACL is one client's topic rules, compiled once at CONNECT from its identity (README.md,
+// "MQTT API"). Checks are a handful of string comparisons: O(1) in the number of clients
 // and rules, and free of allocation.
 //
 //	driver d of tenant t   publish  tenants/t/drivers/d/location, tenants/t/drivers/d/replies

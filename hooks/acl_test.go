@@ -125,7 +125,7 @@ func topicMatches(filter, topic string) bool {
 }
 
 // FuzzACL: whatever filter a dispatcher or driver may subscribe to, no topic of another tenant
-// (or another driver) can match it; and nobody but ops and service ever publishes.
+// (or another driver) can match it; dispatchers and ops never publish, drivers only their own topics.
 func FuzzACL(f *testing.F) {
 	for _, s := range []string{"tenants/acme/#", "tenants/+/#", "#", "+/#", "$share/g/tenants/acme/#", "tenants/acme/drivers/d1/jobs", "tenants/acme", "$SYS/#", "tenants/acme/drivers/+/location"} {
 		f.Add(s)

@@ -52,8 +52,14 @@ func (d *Drops) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 	d.log.Warn().Str("client", cl.ID).Str("topic", pk.TopicName).Uint8("qos", pk.FixedHeader.Qos).Msg("message dropped: client write queue full")
 }
 
-// OnQosDropped: a QoS1 message expired (or was refused) before the client acknowledged it.
+// OnQosDropped: a QoS1 message expired (or its session ended) before the client acknowledged
+// it. mochi also calls it for messages a reconnecting session takes over (they are delivered,
+// not dropped) and a second time, with only the packet id, for each expired message: neither
+// is counted.
 func (d *Drops) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	if cl.IsTakenOver() || pk.FixedHeader.Type != packets.Publish {
+		return
+	}
 	d.expired.Inc()
 	d.log.Warn().Str("client", cl.ID).Str("topic", pk.TopicName).Uint16("packet_id", pk.PacketID).Msg("qos1 message dropped before acknowledgement")
 }

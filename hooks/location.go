@@ -126,7 +126,22 @@ func (h *Location) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		return pk, nil
 	}
 	sess := h.sessions.Get(cl)
-	if sess == nil || sess.Identity.Role != auth.RoleDriver || pk.TopicName != sess.ACL.location {
+	if sess == nil {
+		return pk, nil
+	}
+	tenant, driver := sess.Identity.Tenant, sess.Identity.Subject
+	switch sess.Identity.Role {
+	case auth.RoleDriver:
+		if pk.TopicName != sess.ACL.location {
+			return pk, nil
+		}
+	case auth.RoleService:
+		// A service may publish fixes for its tenant's drivers (a telematics integration).
+		var ok bool
+		if driver, ok = driverOfLocationTopic(pk.TopicName, tenant); !ok {
+			return pk, nil
+		}
+	default:
 		return pk, nil
 	}
 	now := h.now()
@@ -141,7 +156,7 @@ func (h *Location) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		return pk, packets.CodeSuccessIgnore // acknowledged, not delivered
 	}
 	h.accepted.Inc()
-	h.push(queuedFix{tenant: sess.Identity.Tenant, driver: sess.Identity.Subject, fix: fix, received: now})
+	h.push(queuedFix{tenant: tenant, driver: driver, fix: fix, received: now})
 	return pk, nil
 }
 
@@ -176,9 +191,28 @@ func (h *Location) drain(dst []queuedFix) []queuedFix {
 	return dst
 }
 
+// driverOfLocationTopic returns d of "tenants/{tenant}/drivers/{d}/location".
+func driverOfLocationTopic(topic, tenant string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, "tenants/"+tenant+"/drivers/")
+	if !ok {
+		return "", false
+	}
+	d, ok := strings.CutSuffix(rest, "/location")
+	if !ok || !auth.ValidSubject(d) {
+		return "", false
+	}
+	return d, true
+}
+
+// latestFix is the newest fix of a driver and whether Redis has it yet.
+type latestFix struct {
+	q     queuedFix
+	dirty bool
+}
+
 // Run is the worker; it returns when ctx ends, after a last hand-off of what is queued.
 func (h *Location) Run(ctx context.Context) error {
-	latest := make(map[driverKey]queuedFix)
+	latest := make(map[driverKey]*latestFix)
 	ticker := time.NewTicker(h.cfg.RedisFlushInterval)
 	defer ticker.Stop()
 	var batch []queuedFix
@@ -199,7 +233,7 @@ func (h *Location) Run(ctx context.Context) error {
 	}
 }
 
-func (h *Location) handOff(batch []queuedFix, latest map[driverKey]queuedFix, subject, payload *[]byte) {
+func (h *Location) handOff(batch []queuedFix, latest map[driverKey]*latestFix, subject, payload *[]byte) {
 	for _, q := range batch {
 		*subject = append(append(append(append((*subject)[:0], "loc."...), q.tenant...), '.'), q.driver...)
 		*payload = q.fix.AppendJSON((*payload)[:0])
@@ -210,8 +244,10 @@ func (h *Location) handOff(batch []queuedFix, latest map[driverKey]queuedFix, su
 			h.lag.Observe(time.Since(q.received).Seconds())
 		}
 		k := driverKey{q.tenant, q.driver}
-		if prev, ok := latest[k]; !ok || q.fix.At >= prev.fix.At {
-			latest[k] = q
+		if prev, ok := latest[k]; !ok {
+			latest[k] = &latestFix{q: q, dirty: true}
+		} else if q.fix.At >= prev.q.fix.At { // an older fix arriving late never replaces a newer one
+			prev.q, prev.dirty = q, true
 		}
 		if h.presence != nil {
 			h.presence.Seen(q.tenant, q.driver, q.received)
@@ -219,21 +255,34 @@ func (h *Location) handOff(batch []queuedFix, latest map[driverKey]queuedFix, su
 	}
 }
 
-// flushLatest writes the newest fix of each driver seen since the last flush, in one pipeline.
-func (h *Location) flushLatest(ctx context.Context, latest map[driverKey]queuedFix) {
-	if len(latest) == 0 {
+// flushLatest writes the newest fix of each driver that changed since the last flush, in one
+// pipeline, and forgets drivers silent for longer than the keys live.
+func (h *Location) flushLatest(ctx context.Context, latest map[driverKey]*latestFix) {
+	var dirty []*latestFix
+	cutoff := h.now().Add(-h.cfg.LatestTTL)
+	for k, l := range latest {
+		switch {
+		case l.dirty:
+			dirty = append(dirty, l)
+		case l.q.received.Before(cutoff):
+			delete(latest, k)
+		}
+	}
+	if len(dirty) == 0 {
 		return
 	}
 	_, err := h.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for k, q := range latest {
-			pipe.Set(ctx, h.cfg.KeyPrefix+"loc:"+k.tenant+":"+k.driver, q.fix.JSON(), h.cfg.LatestTTL)
+		for _, l := range dirty {
+			pipe.Set(ctx, h.cfg.KeyPrefix+"loc:"+l.q.tenant+":"+l.q.driver, l.q.fix.JSON(), h.cfg.LatestTTL)
 		}
 		return nil
 	})
 	if err != nil {
 		h.failures.WithLabelValues("redis").Inc()
-		h.log.Warn().Err(err).Int("drivers", len(latest)).Msg("location: redis flush failed; next flush retries")
+		h.log.Warn().Err(err).Int("drivers", len(dirty)).Msg("location: redis flush failed; next flush retries")
 		return
 	}
-	clear(latest)
+	for _, l := range dirty {
+		l.dirty = false
+	}
 }

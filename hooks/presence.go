@@ -33,6 +33,9 @@ type PresenceConfig struct {
 	KeyPrefix string
 	// Queue is the capacity of the event queue between the hook and its worker.
 	Queue int
+	// RetainRefresh re-publishes the retained presence of online drivers this often, since the
+	// broker expires retained messages after mqtt.message_expiry_max. 0 disables it.
+	RetainRefresh time.Duration
 }
 
 // Publisher publishes a message into the broker as the hub (mqtt.Server.Publish).
@@ -166,6 +169,8 @@ func (p *Presence) send(ev presenceEvent) {
 type driverState struct {
 	conns     int
 	online    bool
+	since     time.Time
+	cause     string
 	lastSeen  time.Time
 	lastWrite time.Time
 	dirty     bool
@@ -180,6 +185,12 @@ func (p *Presence) Run(ctx context.Context) error {
 	defer graceTicker.Stop()
 	flushTicker := time.NewTicker(p.cfg.LastSeenInterval)
 	defer flushTicker.Stop()
+	var refresh <-chan time.Time
+	if p.cfg.RetainRefresh > 0 {
+		t := time.NewTicker(p.cfg.RetainRefresh)
+		defer t.Stop()
+		refresh = t.C
+	}
 
 	get := func(k driverKey) *driverState {
 		st := states[k]
@@ -232,6 +243,12 @@ func (p *Presence) Run(ctx context.Context) error {
 					p.transition(ctx, k, st, false, "lost")
 				}
 			}
+		case <-refresh:
+			for k, st := range states {
+				if st.online {
+					p.publishRetained(k, st, true, st.cause)
+				}
+			}
 		case now := <-flushTicker.C:
 			p.flushLastSeen(ctx, states, now)
 			for k, st := range states {
@@ -279,7 +296,7 @@ func (p *Presence) transition(ctx context.Context, k driverKey, st *driverState,
 	if lastSeen.IsZero() {
 		lastSeen = now
 	}
-	payload, _ := json.Marshal(presencePayload{Online: online, LastSeen: lastSeen, Since: now, Cause: cause})
+	st.since, st.cause = now, cause
 
 	// Redis: the live view other components read (dispatch availability).
 	hkey := p.cfg.KeyPrefix + "presence:" + k.tenant + ":" + k.driver
@@ -300,11 +317,7 @@ func (p *Presence) transition(ctx context.Context, k driverKey, st *driverState,
 		log.Error().Err(err).Msg("presence: redis write failed")
 	}
 
-	// The retained presence topic for the driver and its dispatchers.
-	if err := p.pub.Publish("tenants/"+k.tenant+"/drivers/"+k.driver+"/presence", payload, true, 1); err != nil {
-		p.failures.WithLabelValues("mqtt").Inc()
-		log.Error().Err(err).Msg("presence: retained publish failed")
-	}
+	p.publishRetained(k, st, online, cause)
 
 	// PostgreSQL: the driver row (created on first sight), last_seen_at when due, and the domain event.
 	writeSeen := now.Sub(st.lastWrite) >= p.cfg.LastSeenInterval
@@ -335,6 +348,19 @@ func (p *Presence) transition(ctx context.Context, k driverKey, st *driverState,
 		st.lastWrite, st.dirty = now, false
 	} else {
 		st.dirty = true
+	}
+}
+
+// publishRetained publishes the retained presence topic for the driver and its dispatchers.
+func (p *Presence) publishRetained(k driverKey, st *driverState, online bool, cause string) {
+	lastSeen := st.lastSeen.UTC()
+	if lastSeen.IsZero() {
+		lastSeen = st.since
+	}
+	payload, _ := json.Marshal(presencePayload{Online: online, LastSeen: lastSeen, Since: st.since, Cause: cause})
+	if err := p.pub.Publish("tenants/"+k.tenant+"/drivers/"+k.driver+"/presence", payload, true, 1); err != nil {
+		p.failures.WithLabelValues("mqtt").Inc()
+		p.log.Error().Err(err).Str("tenant", k.tenant).Str("driver", k.driver).Msg("presence: retained publish failed")
 	}
 }
 

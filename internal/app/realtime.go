@@ -76,12 +76,15 @@ func (a *App) startRealtime() error {
 	sessions := &hooks.Sessions{}
 	presence := hooks.NewPresence(hooks.PresenceConfig{
 		Grace: a.cfg.Presence.Grace, LastSeenInterval: a.cfg.Presence.LastSeenInterval, KeyPrefix: a.cfg.Redis.KeyPrefix,
+		RetainRefresh: a.cfg.MQTT.MessageExpiryMax / 2,
 	}, sessions, a.db, a.redis, b.Server(), a.log, a.reg)
 	location := hooks.NewLocation(hooks.LocationConfig{
 		MaxFutureSkew: a.cfg.Location.MaxFutureSkew, Buffer: a.cfg.Location.Buffer,
 		RedisFlushInterval: a.cfg.Location.RedisFlushInterval, KeyPrefix: a.cfg.Redis.KeyPrefix,
 	}, sessions, bus.Conn(), a.redis, presence, a.log, a.reg)
-	for _, h := range []mqtt.Hook{hooks.NewAccess(verifier, sessions, b.Server(), a.log, a.reg), presence, location, hooks.NewDrops(a.log, a.reg)} {
+	access := hooks.NewAccess(verifier, sessions, b.Server(), a.log, a.reg)
+	access.SetLeeway(a.cfg.Auth.Leeway)
+	for _, h := range []mqtt.Hook{access, presence, location, hooks.NewDrops(a.log, a.reg)} {
 		if err := b.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}
