@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pilotx/dispatchhub/ingest"
 	"github.com/pilotx/dispatchhub/internal/bus"
 	"github.com/pilotx/dispatchhub/internal/config"
 	"github.com/pilotx/dispatchhub/internal/edge"
@@ -40,6 +41,8 @@ type App struct {
 	bus    atomic.Pointer[bus.Bus]
 
 	realtime *realtime
+	ingest   atomic.Pointer[ingest.Edge]
+	workers  workers
 	hs256    []byte // the HS256 secret tokens are verified with, when there is one
 
 	started chan struct{}
@@ -78,6 +81,7 @@ func (a *App) Run(ctx context.Context) error {
 		ReadyzTimeout:  a.cfg.HTTP.ReadyzTimeout,
 		TrustedProxies: a.cfg.HTTP.TrustedProxies,
 	}, a.log.With().Str("component", "http").Logger(), a.reg, a.checks)
+	a.mountRoutes()
 	if err := a.edge.Listen(); err != nil {
 		return err
 	}
@@ -94,6 +98,9 @@ func (a *App) Run(ctx context.Context) error {
 	err := a.startDependencies(ctx)
 	if err == nil {
 		err = a.startRealtime()
+	}
+	if err == nil {
+		err = a.startIngest()
 	}
 	if err == nil {
 		if a.cfg.Dev {
@@ -278,6 +285,7 @@ func (a *App) shutdown(wg *sync.WaitGroup) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		wg.Wait()
+		a.workers.stop()
 		if a.realtime != nil {
 			if err := a.realtime.stop(); err != nil {
 				errs = append(errs, fmt.Errorf("mqtt shutdown: %w", err))

@@ -341,3 +341,46 @@ func TestDevBannerTokensWork(t *testing.T) {
 		Payload: []byte(`{"lat":38.7223,"lng":-9.1393,"ts":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}`)})
 	require.NoError(t, err)
 }
+
+// TestDevWebhookCurlWorks sends the printed signed webhook: accepted, then a duplicate.
+func TestDevWebhookCurlWorks(t *testing.T) {
+	db := testenv.NewDatabase(t, false)
+	cfg := testConfig(t, db, "")
+	cfg.Dev = true
+	h := start(t, cfg)
+	h.waitStarted(t)
+	out := h.stdout.String()
+	i := strings.Index(out, "curl -s "+h.base+"/v1/webhooks/shopify/")
+	require.GreaterOrEqual(t, i, 0, out)
+	cmd := out[i:]
+	url := strings.Fields(cmd)[2]
+	sig := between(cmd, "X-Shopify-Hmac-Sha256: ", "'")
+	body := between(cmd, "-d '", "'")
+	for _, want := range []string{"accepted", "duplicate"} {
+		req, err := http.NewRequest("POST", url, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Shopify-Topic", "orders/create")
+		req.Header.Set("X-Shopify-Event-Id", "dev-banner-1")
+		req.Header.Set("X-Shopify-Hmac-Sha256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, string(raw))
+		assert.Contains(t, string(raw), `"status":"`+want+`"`)
+	}
+}
+
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(from):]
+	j := strings.Index(s, to)
+	if j < 0 {
+		return ""
+	}
+	return s[:j]
+}

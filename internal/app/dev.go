@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -87,6 +91,11 @@ func (a *App) seedDev(ctx context.Context) error {
 		fmt.Fprintf(&b, "store %-12s id %s\n  webhook URL: %s/v1/webhooks/%s/%s\n  secret:      %s (ref file:%s)\n",
 			s.Platform, s.ID, base, s.Platform, s.ID, s.secretFile, s.secretFile)
 	}
+	for _, s := range out {
+		if s.Platform == "shopify" {
+			a.devWebhook(&b, base, s.Store, s.secretFile)
+		}
+	}
 	a.devTokens(&b)
 	fmt.Fprintf(&b, "\ntry:\n  curl -s %s/readyz\n  curl -s %s/metrics | grep dispatchhub_\n", base, base)
 	if u := a.natsURL(); u != "" {
@@ -148,4 +157,24 @@ func wsURL(addr, path string) string {
 		return "(disabled)"
 	}
 	return "ws://" + addr + path
+}
+
+// devOrder is the demo order the printed curl sends (a Shopify orders/create payload).
+const devOrder = `{"id":820982911946154500,"name":"#1001","updated_at":"2026-11-25T12:00:00Z","currency":"EUR","total_price":"21.50",` +
+	`"shipping_address":{"first_name":"Ana","last_name":"Silva","address1":"Rua Augusta 1","city":"Lisboa","zip":"1100-053",` +
+	`"country_code":"PT","latitude":38.7105,"longitude":-9.1372},"line_items":[{"sku":"PZ-1","title":"Pizza","quantity":2,"price":"10.75"}]}`
+
+// devWebhook prints a curl that sends a correctly signed Shopify webhook to the demo store.
+func (a *App) devWebhook(b *strings.Builder, base string, s store.Store, secretFile string) {
+	raw, err := os.ReadFile(secretFile)
+	if err != nil {
+		return
+	}
+	mac := hmac.New(sha256.New, bytes.TrimRight(raw, "\r\n"))
+	mac.Write([]byte(devOrder))
+	sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	fmt.Fprintf(b, "\nsend a signed Shopify webhook (a new event id each time; repeat one to see \"duplicate\"):\n")
+	fmt.Fprintf(b, "  curl -s %s/v1/webhooks/shopify/%s -H 'Content-Type: application/json' -H 'X-Shopify-Topic: orders/create' \\\n", base, s.ID)
+	fmt.Fprintf(b, "    -H \"X-Shopify-Event-Id: $(date +%%s%%N)\" -H 'X-Shopify-Hmac-Sha256: %s' \\\n    -d '%s'\n", sig, devOrder)
+	fmt.Fprintf(b, "  bin/dispatchhub webhooks rejected      # why a webhook was refused\n")
 }

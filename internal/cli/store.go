@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotx/dispatchhub/ingest/verify"
 	"github.com/pilotx/dispatchhub/internal/config"
 	"github.com/pilotx/dispatchhub/internal/store"
 )
@@ -27,6 +28,9 @@ are collected (an order's own pickup overrides it). --api-base and --api-credent
 the store's outbound connector at the platform's API (its real address by default).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, ok := verify.Lookup(s.Platform); !ok {
+				return fmt.Errorf("platform: must be one of %s, got %q", strings.Join(verify.Platforms(), ", "), s.Platform)
+			}
 			p, err := parseLatLng(pickup)
 			if err != nil {
 				return err

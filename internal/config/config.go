@@ -25,7 +25,25 @@ type Config struct {
 	Auth            Auth          `koanf:"auth"`
 	Presence        Presence      `koanf:"presence"`
 	Location        Location      `koanf:"location"`
+	Ingest          Ingest        `koanf:"ingest"`
 	Startup         Startup       `koanf:"startup"`
+}
+
+// Ingest configures the webhook edge: limits, durable storage and the relay to INGEST.
+type Ingest struct {
+	BodyLimit          ByteSize      `koanf:"body_limit"`
+	TimestampTolerance time.Duration `koanf:"timestamp_tolerance"`
+	InlinePayloadMax   ByteSize      `koanf:"inline_payload_max"`
+	ObjectDir          string        `koanf:"object_dir"`
+	RateTenant         int           `koanf:"rate_tenant"`
+	RateTenantBurst    int           `koanf:"rate_tenant_burst"`
+	RateStore          int           `koanf:"rate_store"`
+	RateStoreBurst     int           `koanf:"rate_store_burst"`
+	Queue              int           `koanf:"queue"`
+	BatchMax           int           `koanf:"batch_max"`
+	StoreCacheTTL      time.Duration `koanf:"store_cache_ttl"`
+	RelayPollInterval  time.Duration `koanf:"relay_poll_interval"`
+	RejectionsKept     int           `koanf:"rejections_kept"`
 }
 
 // MQTT configures the embedded broker, its listeners and its per-client limits.
@@ -210,6 +228,20 @@ func Default() Config {
 			Buffer:             8192,
 			RedisFlushInterval: time.Second,
 		},
+		Ingest: Ingest{
+			BodyLimit:          MiB,
+			TimestampTolerance: 5 * time.Minute,
+			InlinePayloadMax:   256 * KiB,
+			RateTenant:         2000,
+			RateTenantBurst:    4000,
+			RateStore:          500,
+			RateStoreBurst:     1000,
+			Queue:              16384,
+			BatchMax:           256,
+			StoreCacheTTL:      time.Minute,
+			RelayPollInterval:  time.Second,
+			RejectionsKept:     200,
+		},
 		Startup: Startup{
 			RetryInitial: 250 * time.Millisecond,
 			RetryMax:     10 * time.Second,
@@ -226,6 +258,14 @@ func (c *Config) BaseURL() string {
 		return c.HTTP.PublicURL
 	}
 	return "http://" + c.HTTPAddr()
+}
+
+// ObjectDir is where payloads above ingest.inline_payload_max are kept.
+func (c *Config) ObjectDir() string {
+	if c.Ingest.ObjectDir != "" {
+		return c.Ingest.ObjectDir
+	}
+	return filepath.Join(c.DataDir, "objects")
 }
 
 // NATSStoreDir is the embedded NATS server's store directory; it keeps its streams in

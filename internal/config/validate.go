@@ -140,6 +140,19 @@ func (c *Config) Validate() error {
 	v.intIn("location.buffer", c.Location.Buffer, 16, 10_000_000)
 	v.durationIn("location.redis_flush_interval", c.Location.RedisFlushInterval, 10*time.Millisecond, time.Minute)
 
+	v.sizeIn("ingest.body_limit", c.Ingest.BodyLimit, KiB, c.HTTP.BodyLimit)
+	v.durationIn("ingest.timestamp_tolerance", c.Ingest.TimestampTolerance, time.Second, 24*time.Hour)
+	v.sizeIn("ingest.inline_payload_max", c.Ingest.InlinePayloadMax, KiB, 64*MiB)
+	v.intIn("ingest.rate_tenant", c.Ingest.RateTenant, 1, 10_000_000)
+	v.intIn("ingest.rate_tenant_burst", c.Ingest.RateTenantBurst, 1, 10_000_000)
+	v.intIn("ingest.rate_store", c.Ingest.RateStore, 1, 10_000_000)
+	v.intIn("ingest.rate_store_burst", c.Ingest.RateStoreBurst, 1, 10_000_000)
+	v.intIn("ingest.queue", c.Ingest.Queue, 1, 10_000_000)
+	v.intIn("ingest.batch_max", c.Ingest.BatchMax, 1, 10_000)
+	v.durationIn("ingest.store_cache_ttl", c.Ingest.StoreCacheTTL, time.Second, 24*time.Hour)
+	v.durationIn("ingest.relay_poll_interval", c.Ingest.RelayPollInterval, 10*time.Millisecond, time.Hour)
+	v.intIn("ingest.rejections_kept", c.Ingest.RejectionsKept, 0, 100_000)
+
 	v.durationIn("startup.retry_initial", c.Startup.RetryInitial, time.Millisecond, time.Minute)
 	v.durationIn("startup.retry_max", c.Startup.RetryMax, c.Startup.RetryInitial, time.Hour)
 

@@ -1,0 +1,222 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pilotx/dispatchhub/internal/metrics"
+	"github.com/pilotx/dispatchhub/internal/store"
+)
+
+// Message is what the edge publishes on INGEST, subject ingest.{platform}.{tenant}, with
+// Nats-Msg-Id = ID. The raw payload stays in PostgreSQL (inbound_events.payload or the object
+// the row references).
+type Message struct {
+	ID             string          `json:"id"`
+	Tenant         string          `json:"tenant"`
+	StoreID        string          `json:"store_id"`
+	Platform       string          `json:"platform"`
+	EventID        string          `json:"event_id"`
+	EventType      string          `json:"event_type"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Authenticated  bool            `json:"authenticated"`
+	PayloadSize    int             `json:"payload_size"`
+	Normalized     json.RawMessage `json:"normalized,omitempty"`
+	NormalizeError string          `json:"normalize_error,omitempty"`
+}
+
+// Subject is the INGEST subject of a platform and tenant.
+func Subject(platform, tenant string) string { return "ingest." + platform + "." + tenant }
+
+// relay publishes every committed inbound event exactly once into JetStream. Committed rows
+// arrive on a fast path straight from the writer; a poller finds rows that never made it (the
+// process died between commit and publish, NATS was down) by published_at IS NULL. Both paths
+// publish with Nats-Msg-Id = the row id, so JetStream drops a second copy within its
+// duplicate window, and published_at is set once JetStream has acknowledged.
+type relay struct {
+	db   *store.DB
+	js   jetstream.JetStream
+	fast chan Message
+	poll time.Duration
+	log  zerolog.Logger
+
+	published prometheus.Counter
+	failures  prometheus.Counter
+	lag       prometheus.Histogram
+	backlog   prometheus.Gauge
+}
+
+func newRelay(db *store.DB, js jetstream.JetStream, poll time.Duration, log zerolog.Logger, reg prometheus.Registerer) *relay {
+	r := &relay{
+		db: db, js: js, fast: make(chan Message, 16384), poll: poll, log: log,
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "ingest", Name: "relayed_total",
+			Help: "Inbound events published on INGEST and marked published.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "ingest", Name: "relay_failures_total",
+			Help: "INGEST publishes that failed (retried by the poller).",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "ingest", Name: "relay_lag_seconds",
+			Help: "Time from a webhook's arrival to its publication on INGEST.", Buckets: metrics.LatencyBuckets,
+		}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metrics.Namespace, Subsystem: "ingest", Name: "relay_backlog",
+			Help: "Committed inbound events found unpublished by the last poll.",
+		}),
+	}
+	reg.MustRegister(r.published, r.failures, r.lag, r.backlog)
+	return r
+}
+
+func messageOf(r *row) Message {
+	return Message{
+		ID: r.id, Tenant: r.tenant, StoreID: r.storeID, Platform: r.platform, EventID: r.eventID, EventType: r.eventType,
+		ReceivedAt: r.receivedAt, Authenticated: r.authenticated, PayloadSize: r.size,
+		Normalized: r.normalized, NormalizeError: r.normalizeError,
+	}
+}
+
+// enqueue hands a committed row to the fast path; when it is full the poller takes over.
+func (rl *relay) enqueue(r *row) {
+	select {
+	case rl.fast <- messageOf(r):
+	default:
+	}
+}
+
+// run publishes until ctx ends.
+func (rl *relay) run(ctx context.Context) error {
+	ticker := time.NewTicker(rl.poll)
+	defer ticker.Stop()
+	batch := make([]Message, 0, 512)
+	rl.pollOnce(ctx) // whatever an earlier process left unpublished
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-rl.fast:
+			batch = append(batch[:0], m)
+		gather:
+			for len(batch) < cap(batch) {
+				select {
+				case m := <-rl.fast:
+					batch = append(batch, m)
+				default:
+					break gather
+				}
+			}
+			rl.publish(ctx, batch)
+		case <-ticker.C:
+			rl.pollOnce(ctx)
+		}
+	}
+}
+
+// pollOnce publishes committed rows that are still unpublished some time after their arrival.
+func (rl *relay) pollOnce(ctx context.Context) {
+	for {
+		var msgs []Message
+		err := rl.db.WithSystemTx(ctx, "ingest-relay", func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT id::text, tenant_id, store_id::text, platform, event_id, event_type, received_at,
+					authenticated, payload_size, normalized, coalesce(normalize_error, '')
+				FROM inbound_events
+				WHERE published_at IS NULL AND received_at < now() - $1::interval
+				ORDER BY received_at, id LIMIT 500`, rl.poll.String())
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var m Message
+				var normalized []byte
+				if err := rows.Scan(&m.ID, &m.Tenant, &m.StoreID, &m.Platform, &m.EventID, &m.EventType, &m.ReceivedAt,
+					&m.Authenticated, &m.PayloadSize, &normalized, &m.NormalizeError); err != nil {
+					return err
+				}
+				m.Normalized = normalized
+				msgs = append(msgs, m)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				rl.log.Warn().Err(err).Msg("ingest relay: poll failed")
+			}
+			return
+		}
+		rl.backlog.Set(float64(len(msgs)))
+		if len(msgs) == 0 {
+			return
+		}
+		if rl.publish(ctx, msgs) < len(msgs) || len(msgs) < 500 {
+			return
+		}
+	}
+}
+
+// publish sends msgs asynchronously, waits for JetStream's acks and marks the acknowledged ones
+// published. It returns how many were marked.
+func (rl *relay) publish(ctx context.Context, msgs []Message) int {
+	type pending struct {
+		id  string
+		at  time.Time
+		ack jetstream.PubAckFuture
+	}
+	futures := make([]pending, 0, len(msgs))
+	for _, m := range msgs {
+		data, err := json.Marshal(m)
+		if err != nil {
+			rl.log.Error().Err(err).Str("id", m.ID).Msg("ingest relay: encode")
+			continue
+		}
+		f, err := rl.js.PublishMsgAsync(&nats.Msg{
+			Subject: Subject(m.Platform, m.Tenant), Data: data,
+			Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
+		})
+		if err != nil {
+			rl.failures.Inc()
+			continue
+		}
+		futures = append(futures, pending{id: m.ID, at: m.ReceivedAt, ack: f})
+	}
+	ids := make([]string, 0, len(futures))
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, p := range futures {
+		select {
+		case <-p.ack.Ok():
+			ids = append(ids, p.id)
+			rl.lag.Observe(time.Since(p.at).Seconds())
+		case err := <-p.ack.Err():
+			rl.failures.Inc()
+			rl.log.Warn().Err(err).Str("id", p.id).Msg("ingest relay: publish failed; the poller retries")
+		case <-wctx.Done():
+			rl.failures.Inc() // unacknowledged: the poller retries, JetStream de-duplicates
+		}
+	}
+	if ctx.Err() != nil {
+		return 0
+	}
+	if len(ids) == 0 {
+		return 0
+	}
+	err := rl.db.WithSystemTx(context.WithoutCancel(ctx), "ingest-relay", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE inbound_events SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids)
+		return err
+	})
+	if err != nil {
+		rl.log.Warn().Err(err).Int("events", len(ids)).Msg("ingest relay: mark published failed; they will be re-sent and de-duplicated")
+		return 0
+	}
+	rl.published.Add(float64(len(ids)))
+	return len(ids)
+}
