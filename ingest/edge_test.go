@@ -57,6 +57,7 @@ type env struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	stopFn func()
+	reg    *prometheus.Registry
 }
 
 type envOptions struct {
@@ -64,6 +65,7 @@ type envOptions struct {
 	rateStore int
 	bus       *bus.Bus
 	shared    *env // reuse its database, Redis prefix and store (a restarted hub)
+	deadRedis bool // the edge's Redis client points at a port nobody listens on
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -115,6 +117,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 		rate = o.rateStore
 	}
 	reg := prometheus.NewRegistry()
+	e.reg = reg
+	edgeRedis := e.rdb
+	if o.deadRedis {
+		edgeRedis = redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), MaxRetries: -1, DialTimeout: 20 * time.Millisecond})
+		t.Cleanup(func() { _ = edgeRedis.Close() })
+	}
 	srv := edge.New(edge.Config{Addr: "127.0.0.1:0", ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
 		BodyLimit: 4 << 20, Concurrency: 1024, ReadyzTimeout: time.Second}, zerolog.Nop(), reg, health.NewRegistry())
 	objects, err := ingest.NewDirStore(t.TempDir())
@@ -124,7 +132,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		RateTenant: 100000, RateTenantBurst: 100000, RateStore: rate, RateStoreBurst: rate,
 		Queue: 4096, BatchMax: 128, StoreCacheTTL: time.Minute, RelayPollInterval: 100 * time.Millisecond,
 		RejectionsKept: 50, KeyPrefix: e.prefix,
-	}, db, e.rdb, e.bus.JetStream(), objects, zerolog.Nop(), reg)
+	}, db, edgeRedis, e.bus.JetStream(), objects, zerolog.Nop(), reg)
 	ing.Mount(srv.App())
 	require.NoError(t, srv.Listen())
 	go func() { _ = srv.Serve() }()
@@ -497,4 +505,26 @@ func TestIPAllowList(t *testing.T) {
 	code, a, _ := e.post("/v1/webhooks/shopify/"+s.ID, body, map[string]string{"X-Shopify-Hmac-Sha256": sign(shopSecret, body), "X-Shopify-Event-Id": "ip-1"})
 	assert.Equal(t, 403, code, "%+v", a)
 	assert.Zero(t, e.count(`SELECT count(*) FROM inbound_events`))
+}
+
+func TestRedisDownFallsBackToTheLocalLimiter(t *testing.T) {
+	e := newEnv(t, envOptions{deadRedis: true, rateStore: 3})
+	codes := map[int]int{}
+	for i := range 8 {
+		code, _ := e.shopify(orderBody(300+i), fmt.Sprint("rd-", i), shopSecret)
+		codes[code]++
+	}
+	// Burst 3 plus what refills at 3/s while the requests run.
+	assert.GreaterOrEqual(t, codes[200], 3, "the local limiter admits the store's burst: %v", codes)
+	assert.Positive(t, codes[429], "and limits the rest: %v", codes)
+	assert.Equal(t, 8, codes[200]+codes[429], "nothing else: %v", codes)
+	mfs, err := e.reg.Gather()
+	require.NoError(t, err)
+	var fallbacks float64
+	for _, mf := range mfs {
+		if mf.GetName() == "dispatchhub_ingest_rate_limit_local_fallback_total" {
+			fallbacks = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	assert.Positive(t, fallbacks, "counted")
 }
