@@ -250,7 +250,7 @@ func (e *Edge) Handle(c *fiber.Ctx) error {
 	payload := bytes.Clone(body) // Fiber reuses its buffers once the handler returns
 	sum := sha256.Sum256(payload)
 	r.checksum = sum[:]
-	r.headers, _ = json.Marshal(keepHeaders(header))
+	r.headers, _ = json.Marshal(storedHeaders(header))
 	e.normalize(r, payload, header, ent)
 	if len(payload) > e.cfg.InlinePayloadMax {
 		ref, err := e.objects.Put(ctx, r.id, payload)
@@ -287,7 +287,7 @@ const maxInflated = 16 << 20
 // stored either way; a failure only means the order cannot be made from it automatically.
 func (e *Edge) normalize(r *row, payload []byte, header http.Header, ent *storeEntry) {
 	body := payload
-	if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
+	if enc := strings.ToLower(strings.TrimSpace(header.Get("Content-Encoding"))); enc == "gzip" || enc == "x-gzip" {
 		zr, err := gzip.NewReader(bytes.NewReader(payload))
 		if err != nil {
 			r.normalizeError = "gzip: " + err.Error()

@@ -266,7 +266,7 @@ func TestAcceptedWebhookIsStoredThenRelayed(t *testing.T) {
 	assert.Equal(t, "evt-1", eventID)
 	assert.Equal(t, "orders/create", eventType)
 	require.NotNil(t, normalized)
-	assert.Contains(t, *normalized, `"5000001"`)
+	assert.Contains(t, *normalized, `"external_id": "5000001"`)
 
 	msgs := e.ingestMessages(t, 1)
 	require.Len(t, msgs, 1, "published exactly once")

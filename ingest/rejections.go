@@ -51,16 +51,25 @@ func sensitiveHeader(name string) bool {
 	return false
 }
 
-// keepHeaders copies the headers worth keeping: credentials dropped, values capped.
-func keepHeaders(h http.Header) map[string]string {
+// keepHeaders copies the headers worth keeping for a rejection: credentials dropped, values capped.
+func keepHeaders(h http.Header) map[string]string { return headersWithout(h, rejectionHeaderMx) }
+
+// storedHeaderMx caps a header value stored with an accepted event: long enough for every
+// signature header (Saleor's JWS, eBay's), so a stored event can be verified again.
+const storedHeaderMx = 8 << 10
+
+// storedHeaders copies the headers kept with an accepted event in inbound_events.
+func storedHeaders(h http.Header) map[string]string { return headersWithout(h, storedHeaderMx) }
+
+func headersWithout(h http.Header, capLen int) map[string]string {
 	out := make(map[string]string, len(h))
 	for name, vals := range h {
 		if sensitiveHeader(name) || len(vals) == 0 {
 			continue
 		}
 		v := strings.Join(vals, ", ")
-		if len(v) > rejectionHeaderMx {
-			v = v[:rejectionHeaderMx] + "…"
+		if len(v) > capLen {
+			v = v[:capLen] + "…"
 		}
 		out[name] = v
 	}

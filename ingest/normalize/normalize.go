@@ -46,46 +46,70 @@ func (k Kind) Valid() bool {
 }
 
 // Point is a WGS84 position, in degrees.
-type Point struct{ Lat, Lng float64 }
+type Point struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
 
 // Address is a postal address as the platform wrote it. Point is set only when the payload
 // carries coordinates that are on Earth.
 type Address struct {
-	Name, Company, Line1, Line2, City, Region, PostalCode, Country, Phone string
-	Point                                                                 *Point `json:",omitempty"`
+	Name       string `json:"name,omitempty"`
+	Company    string `json:"company,omitempty"`
+	Line1      string `json:"line1,omitempty"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city,omitempty"`
+	Region     string `json:"region,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Point      *Point `json:"point,omitempty"`
 }
 
 // Item is one order line. UnitPrice is a decimal string as sent (or written out from minor
 // units), empty when unknown.
 type Item struct {
-	SKU, Name string
-	Quantity  float64
-	UnitPrice string
+	SKU       string  `json:"sku,omitempty"`
+	Name      string  `json:"name,omitempty"`
+	Quantity  float64 `json:"quantity"`
+	UnitPrice string  `json:"unit_price,omitempty"`
 }
 
 // Contact is the recipient of the order, as little as a driver needs.
-type Contact struct{ Name, Phone, Email string }
+type Contact struct {
+	Name  string `json:"name,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
+}
 
 // Totals are decimal strings; a field the payload does not carry is empty.
-type Totals struct{ Currency, Subtotal, Shipping, Tax, Total string }
+type Totals struct {
+	Currency string `json:"currency,omitempty"`
+	Subtotal string `json:"subtotal,omitempty"`
+	Shipping string `json:"shipping,omitempty"`
+	Tax      string `json:"tax,omitempty"`
+	Total    string `json:"total,omitempty"`
+}
 
 // NormalizedEvent is one store event in the hub's terms.
+// Its JSON form (snake_case) is a wire format: it is stored in inbound_events.normalized and
+// carried in INGEST messages.
 type NormalizedEvent struct {
-	Kind            Kind
-	Platform        string
-	EventType       string    // the platform's own event name (topic)
-	ExternalID      string    // the platform's order id (immutable)
-	ExternalRef     string    // the human order number or name (Shopify "#1001"); ExternalID when none
-	SourceUpdatedAt time.Time // the order's updated_at at the source, zero when unknown
-	SourceVersion   int64     // a monotonic version when the platform has one, else 0
-	Pickup          *Address  // when the payload carries one (marketplaces: the restaurant)
-	Dropoff         *Address  // the shipping or delivery address
-	Items           []Item
-	Contact         *Contact
-	Totals          *Totals
-	Note            string
+	Kind            Kind      `json:"kind"`
+	Platform        string    `json:"platform"`
+	EventType       string    `json:"event_type"`                 // the platform's own event name (topic)
+	ExternalID      string    `json:"external_id"`                // the platform's order id (immutable)
+	ExternalRef     string    `json:"external_ref"`               // the human order number or name (Shopify "#1001"); ExternalID when none
+	SourceUpdatedAt time.Time `json:"source_updated_at,omitzero"` // the order's updated_at at the source, zero when unknown
+	SourceVersion   int64     `json:"source_version,omitempty"`   // a monotonic version when the platform has one, else 0
+	Pickup          *Address  `json:"pickup,omitempty"`           // when the payload carries one (marketplaces: the restaurant)
+	Dropoff         *Address  `json:"dropoff,omitempty"`          // the shipping or delivery address
+	Items           []Item    `json:"items,omitempty"`
+	Contact         *Contact  `json:"contact,omitempty"`
+	Totals          *Totals   `json:"totals,omitempty"`
+	Note            string    `json:"note,omitempty"`
 	// NeedsRefetch: the payload is thin (an id, a status); a connector must fetch the order.
-	NeedsRefetch bool
+	NeedsRefetch bool `json:"needs_refetch,omitempty"`
 }
 
 // Error says why a payload could not be normalised. The caller keeps the raw event.

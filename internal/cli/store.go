@@ -28,6 +28,7 @@ are collected (an order's own pickup overrides it). --api-base and --api-credent
 the store's outbound connector at the platform's API (its real address by default).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			s.Platform = strings.ToLower(s.Platform)
 			if _, ok := verify.Lookup(s.Platform); !ok {
 				return fmt.Errorf("platform: must be one of %s, got %q", strings.Join(verify.Platforms(), ", "), s.Platform)
 			}

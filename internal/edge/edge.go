@@ -56,6 +56,7 @@ func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, checks *healt
 		DisableStartupMessage:   true,
 		DisableKeepalive:        false,
 		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		EnableIPValidation:      true, // c.IP() is the first valid address of X-Forwarded-For
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		ErrorHandler:            s.handleError,

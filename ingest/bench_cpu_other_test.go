@@ -1,0 +1,9 @@
+//go:build !linux
+
+package ingest_test
+
+import "time"
+
+func readBenchCPU() benchCPU { return benchCPU{at: time.Now()} }
+
+func benchLoadAvg() string { return "unknown" }
