@@ -15,12 +15,8 @@ import (
 // listeners.TCP it tracks every connection, so Close also ends connections that have not
 // sent CONNECT yet and waits for its accept loop and connection goroutines.
 type tcpListener struct {
-	id        string
-	addr      string // configured
-	tlsConfig *tls.Config
+	socket
 	conns     *conns
-
-	ln        net.Listener // bound by Init
 	stop      chan struct{}
 	closeOnce sync.Once
 }
@@ -28,36 +24,46 @@ type tcpListener struct {
 var _ listeners.Listener = (*tcpListener)(nil)
 
 func newTCPListener(id, addr string, tlsConfig *tls.Config, c *conns) *tcpListener {
-	return &tcpListener{id: id, addr: addr, tlsConfig: tlsConfig, conns: c, stop: make(chan struct{})}
+	return &tcpListener{socket: socket{id: id, addr: addr, tlsConfig: tlsConfig, plain: "tcp", secure: "tls"}, conns: c, stop: make(chan struct{})}
 }
 
-func (l *tcpListener) ID() string { return l.id }
+// socket is what the TCP and WebSocket listeners share: an id, an address bound at Init, and
+// TLS when configured. It provides ID, Protocol, Address and Init of listeners.Listener.
+type socket struct {
+	id            string
+	addr          string // configured
+	tlsConfig     *tls.Config
+	plain, secure string       // protocol names without and with TLS
+	ln            net.Listener // bound by Init
+}
 
-func (l *tcpListener) Protocol() string {
-	if l.tlsConfig != nil {
-		return "tls"
+func (s *socket) ID() string { return s.id }
+
+func (s *socket) Protocol() string {
+	if s.tlsConfig != nil {
+		return s.secure
 	}
-	return "tcp"
+	return s.plain
 }
 
 // Address is the bound address once Init has run, else the configured one.
-func (l *tcpListener) Address() string {
-	if l.ln != nil {
-		return l.ln.Addr().String()
+func (s *socket) Address() string {
+	if s.ln != nil {
+		return s.ln.Addr().String()
 	}
-	return l.addr
+	return s.addr
 }
 
 // Init binds the address; mochi calls it from AddListener.
-func (l *tcpListener) Init(*slog.Logger) error {
-	ln, err := net.Listen("tcp", l.addr)
+func (s *socket) Init(*slog.Logger) error {
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
 	}
-	if l.tlsConfig != nil {
-		ln = tls.NewListener(ln, l.tlsConfig)
+	if s.tlsConfig != nil {
+		ln = tls.NewListener(ln, s.tlsConfig)
 	}
-	l.ln = ln
+	s.ln = ln
 	return nil
 }
 

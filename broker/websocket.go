@@ -37,17 +37,14 @@ const (
 // allow-list, insists on the "mqtt" subprotocol, bounds the handshake in time and the
 // messages in size, and waits for its connections on Close.
 type wsListener struct {
-	id        string
-	addr      string // configured
+	socket
 	path      string
-	tlsConfig *tls.Config
 	readLimit int64
 	origins   []string // exact values; "*" allows any
 	conns     *conns
 	upgrader  websocket.Upgrader
 	srv       *http.Server
 
-	ln        net.Listener // bound by Init
 	closeOnce sync.Once
 }
 
@@ -64,10 +61,8 @@ type wsOptions struct {
 
 func newWSListener(id, addr string, o wsOptions, c *conns) *wsListener {
 	l := &wsListener{
-		id:        id,
-		addr:      addr,
+		socket:    socket{id: id, addr: addr, tlsConfig: o.tlsConfig, plain: "ws", secure: "wss"},
 		path:      o.path,
-		tlsConfig: o.tlsConfig,
 		readLimit: o.readLimit,
 		origins:   o.origins,
 		conns:     c,
@@ -90,36 +85,6 @@ func newWSListener(id, addr string, o wsOptions, c *conns) *wsListener {
 		ErrorLog:          slog.NewLogLogger(newSlogHandler(c.log), slog.LevelInfo), // → debug
 	}
 	return l
-}
-
-func (l *wsListener) ID() string { return l.id }
-
-func (l *wsListener) Protocol() string {
-	if l.tlsConfig != nil {
-		return "wss"
-	}
-	return "ws"
-}
-
-// Address is the bound address once Init has run, else the configured one.
-func (l *wsListener) Address() string {
-	if l.ln != nil {
-		return l.ln.Addr().String()
-	}
-	return l.addr
-}
-
-// Init binds the address; mochi calls it from AddListener.
-func (l *wsListener) Init(*slog.Logger) error {
-	ln, err := net.Listen("tcp", l.addr)
-	if err != nil {
-		return err
-	}
-	if l.tlsConfig != nil {
-		ln = tls.NewListener(ln, l.tlsConfig)
-	}
-	l.ln = ln
-	return nil
 }
 
 // Serve runs the HTTP server until Close; mochi runs it on its own goroutine.
