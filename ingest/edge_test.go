@@ -422,7 +422,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestPostgresDownIsNever200(t *testing.T) {
-	proxy := testenv.NewProxy(t, "127.0.0.1:55432")
+	proxy := testenv.NewProxy(t, testenv.PostgresAddr())
 	e := newEnv(t, envOptions{pgHost: proxy.Addr()})
 	code, _ := e.shopify(orderBody(9), "evt-9", shopSecret) // warms the store cache
 	require.Equal(t, 200, code)

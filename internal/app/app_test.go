@@ -159,7 +159,7 @@ func (h *hub) readyz(t *testing.T) (int, readyz) {
 
 func TestReadyzFollowsPostgresWithoutRestart(t *testing.T) {
 	db := testenv.NewDatabase(t, false)
-	proxy := testenv.NewProxy(t, "127.0.0.1:55432")
+	proxy := testenv.NewProxy(t, testenv.PostgresAddr())
 	h := start(t, testConfig(t, db, proxy.Addr()))
 	h.waitStarted(t)
 
@@ -186,7 +186,7 @@ func TestReadyzFollowsPostgresWithoutRestart(t *testing.T) {
 
 func TestStartupWaitsForPostgresWithBackoff(t *testing.T) {
 	db := testenv.NewDatabase(t, false)
-	proxy := testenv.NewProxy(t, "127.0.0.1:55432")
+	proxy := testenv.NewProxy(t, testenv.PostgresAddr())
 	proxy.Stop()
 	h := start(t, testConfig(t, db, proxy.Addr()))
 

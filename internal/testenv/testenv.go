@@ -45,6 +45,15 @@ func OwnerURL() string {
 	return defaultOwnerURL
 }
 
+// PostgresAddr is the host:port of the test PostgreSQL (to put a Proxy in front of it).
+func PostgresAddr() string {
+	u, err := url.Parse(OwnerURL())
+	if err != nil {
+		panic(err)
+	}
+	return u.Host
+}
+
 // NewDatabase creates an empty database owned by the migration role and drops it when the test
 // ends. With migrated, the embedded migrations are applied.
 func NewDatabase(t testing.TB, migrated bool) Database {
