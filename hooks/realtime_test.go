@@ -475,14 +475,20 @@ func TestPresenceRetainedAndGrace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "0", h["online"])
 	var types []string
-	require.NoError(t, r.db.WithTenantTx(context.Background(), "acme", func(tx pgx.Tx) error {
-		rows, err := tx.Query(context.Background(), `SELECT event_type FROM outbox WHERE aggregate_id = 'd1' ORDER BY seq`)
-		if err != nil {
+	outboxTypes := func() []string {
+		var out []string
+		require.NoError(t, r.db.WithTenantTx(context.Background(), "acme", func(tx pgx.Tx) error {
+			rows, err := tx.Query(context.Background(), `SELECT event_type FROM outbox WHERE aggregate_id = 'd1' ORDER BY seq`)
+			if err != nil {
+				return err
+			}
+			out, err = pgx.CollectRows(rows, pgx.RowTo[string])
 			return err
-		}
-		types, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	}))
+		}))
+		return out
+	}
+	// The retained message is published before the database write: wait for the outbox.
+	testenv.Eventually(t, 5*time.Second, func() bool { types = outboxTypes(); return len(types) >= 4 }, "four presence events")
 	assert.Equal(t, []string{"DriverOnline", "DriverOffline", "DriverOnline", "DriverOffline"}, types)
 	var lastSeen *time.Time
 	require.NoError(t, r.db.WithTenantTx(context.Background(), "acme", func(tx pgx.Tx) error {
