@@ -49,7 +49,7 @@ test: services-up ## go vet and the race-enabled test suite (what CI runs)
 
 bench: services-up ## run the benchmarks into bench/results/latest.txt
 	mkdir -p bench/results
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./... | tee bench/results/latest.txt
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./... | tee bench/results/latest.txt
 
 lint: ## gofmt (must list nothing) and go vet
 	@files=$$(find . \( -path ./.git -o -path ./.data -o -path ./bin -o -path ./vendor \) -prune \

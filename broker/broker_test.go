@@ -28,7 +28,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(loadgenEnv); spec != "" {
+		os.Exit(runLoadgenChild(spec)) // the load-generator process of BenchmarkRealtimeWS
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // allowAll is a TEST-ONLY hook: it lets every client connect, publish and subscribe. The
 // broker package itself never registers such a hook (the hooks package does auth and ACL).

@@ -1,0 +1,702 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pilotx/dispatchhub/hooks"
+	"github.com/pilotx/dispatchhub/internal/auth"
+	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/config"
+	"github.com/pilotx/dispatchhub/internal/loadgen"
+	"github.com/pilotx/dispatchhub/internal/store"
+	"github.com/pilotx/dispatchhub/internal/testenv"
+)
+
+// The realtime benchmark: N WebSocket drivers publish location fixes at 0.5 Hz with QoS 1
+// and one dispatcher subscribed to the tenant's wildcard receives them, against a bare
+// mochi broker and against the hub's broker with its hooks, in one run. The load generator
+// is this test binary re-executed (DH_LOADGEN holds its loadgen.Config as JSON; see
+// TestMain), so the CPU and memory measured here are the broker's alone.
+const (
+	loadgenEnv      = "DH_LOADGEN"
+	benchSecondsEnv = "DH_BENCH_SECONDS" // publishing phase of each scenario; default 20
+
+	benchTenant = "bench"
+	benchRate   = 0.5 // fixes per second per driver
+)
+
+// benchSecret signs the drivers' and the dispatcher's tokens in the dispatchhub scenarios.
+var benchSecret = []byte("realtime-benchmark-hs256-secret-0123456789")
+
+// runLoadgenChild is the load-generator process: it runs loadgen with the configuration in
+// spec and reports on stdout, one line each, "phase <name>" as the run goes and
+// "result <json>" at the end. It holds the connected and published phases until a line
+// arrives on stdin, so that the parent measures the broker with every driver connected and
+// idle, and closes its CPU window before the generator drains and disconnects.
+func runLoadgenChild(spec string) int {
+	var cfg loadgen.Config
+	if err := json.Unmarshal([]byte(spec), &cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", loadgenEnv, err)
+		return 2
+	}
+	// The generator's own collections would add to the latencies it measures; it trades
+	// memory, which nobody measures in this process, for fewer of them.
+	debug.SetGCPercent(400)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	in := bufio.NewReader(os.Stdin)
+	res, err := loadgen.Run(ctx, cfg, func(phase string) {
+		fmt.Printf("phase %s\n", phase)
+		if phase == loadgen.PhaseConnected || phase == loadgen.PhasePublished {
+			_, _ = in.ReadString('\n')
+		}
+	})
+	out, _ := json.Marshal(res)
+	fmt.Printf("result %s\n", out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func BenchmarkRealtimeWS(b *testing.B) {
+	publish := 20 * time.Second
+	if v := os.Getenv(benchSecondsEnv); v != "" {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s <= 0 {
+			b.Fatalf("%s: must be a positive number of seconds, got %q", benchSecondsEnv, v)
+		}
+		publish = time.Duration(s * float64(time.Second))
+	}
+
+	drivers := []int{5000, 10000}
+	bare := map[int]*scenarioResult{}
+	b.Run("bare", func(b *testing.B) {
+		for _, n := range drivers {
+			b.Run(fmt.Sprintf("drivers=%d", n), func(b *testing.B) {
+				bare[n] = runScenario(b, "bare", startBareTarget(b), n, publish, nil)
+			})
+		}
+	})
+	b.Run("dispatchhub", func(b *testing.B) {
+		for _, n := range drivers {
+			b.Run(fmt.Sprintf("drivers=%d", n), func(b *testing.B) {
+				runScenario(b, "dispatchhub", startHubTarget(b), n, publish, bare[n])
+			})
+		}
+	})
+}
+
+// target is a broker under test.
+type target struct {
+	url    string
+	secret []byte // signs the clients' tokens; nil: no password
+	server *mqtt.Server
+	// settle waits until the broker has done the work that connecting n drivers gave it
+	// (presence writes), so that the idle and publishing measurements do not include it.
+	settle func(ctx context.Context, n int) (time.Duration, error)
+	// stats describes hook-side losses for the summary line; "" when there are none.
+	stats func() string
+}
+
+// startBareTarget is mochi with its defaults, mochi's own WebSocket listener and an
+// allow-all hook (allowAll answers exactly as mochi's hooks/auth.AllowHook, which would
+// bring gopkg.in/yaml.v3 into the module): the baseline without authentication, ACL,
+// presence or location hand-off.
+func startBareTarget(b *testing.B) target {
+	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := srv.AddHook(new(allowAll), nil); err != nil {
+		b.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b)))
+	if err := srv.AddListener(listeners.NewWebsocket(listeners.Config{ID: ListenerWS, Address: addr})); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	testenv.Eventually(b, 5*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, "mochi websocket listener on %s", addr)
+	return target{
+		url:    "ws://" + addr + "/mqtt",
+		server: srv,
+		settle: func(context.Context, int) (time.Duration, error) { return 0, nil },
+		stats:  func() string { return "" },
+	}
+}
+
+// startHubTarget is the hub's broker wired as internal/app wires it: the documented
+// configuration, the Access, Presence, Location and Drops hooks and their workers, on real
+// Redis, PostgreSQL and embedded NATS.
+func startHubTarget(b *testing.B) target {
+	ctx := context.Background()
+	def := config.Default()
+	rdb, prefix := testenv.Redis(b)
+	dbInfo := testenv.NewDatabase(b, true)
+	db, err := store.Open(store.Config{
+		URL: dbInfo.AppURL, MaxConns: def.Postgres.MaxConns, MinConns: def.Postgres.MinConns,
+		ConnectTimeout: def.Postgres.ConnectTimeout, StatementTimeout: def.Postgres.StatementTimeout,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	if _, err := db.CreateTenant(ctx, benchTenant, benchTenant); err != nil {
+		b.Fatal(err)
+	}
+	nb, err := bus.Start(ctx, bus.Config{
+		Host: "127.0.0.1", Port: 0, StoreDir: b.TempDir(), MaxStore: int64(def.NATS.MaxStore), Replicas: def.NATS.Replicas,
+		DuplicateWindow: def.NATS.DuplicateWindow, IngestMaxAge: def.NATS.IngestMaxAge,
+		EventsMaxAge: def.NATS.EventsMaxAge, OutboundMaxAge: def.NATS.OutboundMaxAge,
+	}, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nb.Close)
+	verifier, err := auth.NewVerifier(auth.Config{
+		Audience: def.Auth.Audience, Issuer: def.Auth.Issuer, HS256Secret: benchSecret,
+		Algorithms: def.Auth.Algorithms, Leeway: def.Auth.Leeway,
+	}, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	cfg := ConfigFrom(def.MQTT)
+	cfg.TCPAddr, cfg.WSAddr = "", "127.0.0.1:0"
+	reg := prometheus.NewRegistry()
+	brk, err := New(cfg, zerolog.Nop(), reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sessions := &hooks.Sessions{}
+	presence := hooks.NewPresence(hooks.PresenceConfig{
+		Grace: def.Presence.Grace, LastSeenInterval: def.Presence.LastSeenInterval, KeyPrefix: prefix,
+	}, sessions, db, rdb, brk.Server(), zerolog.Nop(), reg)
+	location := hooks.NewLocation(hooks.LocationConfig{
+		MaxFutureSkew: def.Location.MaxFutureSkew, Buffer: def.Location.Buffer,
+		RedisFlushInterval: def.Location.RedisFlushInterval, KeyPrefix: prefix,
+	}, sessions, nb.Conn(), rdb, presence, zerolog.Nop(), reg)
+	for _, h := range []mqtt.Hook{hooks.NewAccess(verifier, sessions, brk.Server(), zerolog.Nop(), reg), presence, location, hooks.NewDrops(zerolog.Nop(), reg)} {
+		if err := brk.AddHook(h, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{verifier.Run, presence.Run, location.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = run(wctx)
+		}()
+	}
+	if err := brk.Start(); err != nil {
+		cancel()
+		wg.Wait()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := brk.Close(); err != nil {
+			b.Error(err)
+		}
+		cancel()
+		wg.Wait()
+	})
+
+	return target{
+		url:    "ws://" + brk.Addr(ListenerWS) + cfg.WSPath,
+		secret: benchSecret,
+		server: brk.Server(),
+		settle: func(ctx context.Context, n int) (time.Duration, error) {
+			start := time.Now()
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				online := gathered(reg, "dispatchhub_presence_transitions_total", "state", "online")
+				if online >= float64(n) {
+					return time.Since(start), nil
+				}
+				select {
+				case <-ctx.Done():
+					return time.Since(start), fmt.Errorf("presence: %.0f of %d drivers online: %w", online, n, ctx.Err())
+				case <-t.C:
+				}
+			}
+		},
+		stats: func() string {
+			return fmt.Sprintf("location accepted %.0f invalid %.0f hand-off dropped %.0f; presence queue dropped %.0f write failures %.0f",
+				gathered(reg, "dispatchhub_location_accepted_total"), gathered(reg, "dispatchhub_location_invalid_total"),
+				gathered(reg, "dispatchhub_location_handoff_dropped_total"), gathered(reg, "dispatchhub_presence_queue_dropped_total"),
+				gathered(reg, "dispatchhub_presence_write_failures_total"))
+		},
+	}
+}
+
+// gathered sums the samples of metric name whose labels include the given name=value pairs.
+func gathered(reg prometheus.Gatherer, name string, labels ...string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return -1
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// scenarioResult is what one scenario measured.
+type scenarioResult struct {
+	lg                   loadgen.Result
+	cpu                  cpuUsage // during the publishing phase
+	gcs                  uint32   // garbage collections of the broker process during the publishing phase
+	gcPause              time.Duration
+	idleRSS, heap, stack float64 // KiB per connection
+	goroutines           float64 // per connection
+	settle               time.Duration
+	brokerClients        int64 // clients the broker counted connected at the end of publishing
+}
+
+// runScenario runs the load generator with n drivers against t and reports the metrics,
+// with the ratios to base (the bare broker under the same load) when there is one.
+func runScenario(b *testing.B, name string, t target, n int, publish time.Duration, base *scenarioResult) *scenarioResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+publish)
+	defer cancel()
+	cfg := loadgen.Config{
+		URL: t.url, Tenant: benchTenant, Drivers: n, Rate: benchRate, Duration: publish, QoS: 1,
+		Secret: t.secret, ConnectConcurrency: 200, Drain: 5 * time.Second,
+	}
+	r := &scenarioResult{}
+	b.Logf("machine: %s", machineFacts())
+	awaitQuietMachine(b)
+
+	before := measureMemory()
+	lg := startLoadgen(b, ctx, cfg)
+	lg.await(b, loadgen.PhaseConnected)
+	settle, err := t.settle(ctx, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.settle = settle
+	idle := measureMemory()
+	conns := float64(n + 1) // the drivers and the dispatcher
+	r.idleRSS = float64(idle.rss-before.rss) / 1024 / conns
+	r.heap = float64(int64(idle.heap)-int64(before.heap)) / 1024 / conns
+	r.stack = float64(int64(idle.stack)-int64(before.stack)) / 1024 / conns
+	r.goroutines = float64(idle.goroutines-before.goroutines) / conns
+	lg.proceed(b)
+
+	lg.await(b, loadgen.PhasePublishing)
+	var gc0, gc1 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
+	cpu0 := sampleCPU(lg.cmd.Process.Pid)
+	lg.await(b, loadgen.PhasePublished)
+	r.cpu = sampleCPU(lg.cmd.Process.Pid).since(cpu0)
+	r.brokerClients = atomic.LoadInt64(&t.server.Info.ClientsConnected)
+	runtime.ReadMemStats(&gc1)
+	r.gcs, r.gcPause = gc1.NumGC-gc0.NumGC, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs)
+	lg.proceed(b)
+	r.lg = lg.result(b)
+
+	res := r.lg
+	held := res.Connected - res.Disconnected
+	b.ReportMetric(float64(held), "held")
+	b.ReportMetric(res.DeliveredPerSec, "delivered/s")
+	b.ReportMetric(res.P50Ms, "p50-ms")
+	b.ReportMetric(res.P99Ms, "p99-ms")
+	b.ReportMetric(float64(res.Lost), "lost")
+	b.ReportMetric(float64(res.Duplicates), "dup")
+	b.ReportMetric(r.cpu.broker, "broker-cpu-%")
+	b.ReportMetric(r.cpu.other, "other-cpu-%") // not ours: above ~15 the run was disturbed
+	b.ReportMetric(r.idleRSS, "idle-rss-KiB/conn")
+	b.ReportMetric(r.heap, "heap-KiB/conn")
+	ratios := ""
+	if base != nil {
+		rd, rp, rc := ratio(res.DeliveredPerSec, base.lg.DeliveredPerSec), ratio(res.P99Ms, base.lg.P99Ms), ratio(r.cpu.broker, base.cpu.broker)
+		b.ReportMetric(rd, "ratio-delivered")
+		b.ReportMetric(rp, "ratio-p99")
+		b.ReportMetric(rc, "ratio-cpu")
+		ratios = fmt.Sprintf("; vs bare: delivered ×%.3f, p99 ×%.2f, broker CPU ×%.2f", rd, rp, rc)
+	}
+	if r.cpu.other > disturbed {
+		b.Logf("DISTURBED: other processes used %.0f%% of a core while publishing; latencies and ratios of this run are not representative", r.cpu.other)
+	}
+	hookStats := ""
+	if s := t.stats(); s != "" {
+		hookStats = "; " + s
+	}
+	b.Logf("%s drivers=%d: held %d/%d (broker: %d clients; connected in %.1fs, %d failed, %d lost during the run), presence settled in %.1fs; "+
+		"%.0fs publishing: sent %d delivered %d (%.0f/s) lost %d dup %d publish-failed %d (dispatcher also got %d on other topics); latency p50 %.2f ms p99 %.2f ms max %.1f ms; "+
+		"CPU (%% of one core): broker %.0f, load generator %.0f (schedule lag p99 %.1f ms), PostgreSQL+Redis %.0f, other processes %.0f, steal %.0f; "+
+		"broker GC %d cycles, %.1f ms stopped; idle per connection: RSS %.1f KiB, heap %.1f KiB, stacks %.1f KiB, %.2f goroutines; "+
+		"broker dropped %d (queue full) %d (inflight quota)%s%s; errors %v",
+		name, n, held, n, r.brokerClients, res.ConnectSeconds, res.ConnectFailed, res.Disconnected, r.settle.Seconds(),
+		res.PublishSeconds, res.Sent, res.Delivered, res.DeliveredPerSec, res.Lost, res.Duplicates, res.PublishFailed, res.OtherMessages,
+		res.P50Ms, res.P99Ms, res.MaxMs,
+		r.cpu.broker, r.cpu.loadgen, res.LateP99Ms, r.cpu.services, r.cpu.other, r.cpu.steal,
+		r.gcs, float64(r.gcPause)/1e6, r.idleRSS, r.heap, r.stack, r.goroutines,
+		atomic.LoadInt64(&t.server.Info.MessagesDropped), atomic.LoadInt64(&t.server.Info.InflightDropped),
+		hookStats, ratios, res.Errors)
+	return r
+}
+
+// disturbed is the CPU use of other processes (% of one core) above which a scenario's
+// numbers say more about them than about the broker.
+const disturbed = 15.0
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// loadgenProc is the load-generator process.
+type loadgenProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string   // its stdout, closed at EOF
+	read   chan struct{} // closed when stdout is read to its end
+	stderr *lockedBuffer
+	exited bool
+}
+
+// startLoadgen re-executes this test binary as the load generator with cfg; it is stopped
+// (and waited for) when the benchmark ends.
+func startLoadgen(b *testing.B, ctx context.Context, cfg loadgen.Config) *loadgenProc {
+	spec, err := json.Marshal(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &loadgenProc{lines: make(chan string), read: make(chan struct{}), stderr: &lockedBuffer{}}
+	p.cmd = exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	p.cmd.Env = append(os.Environ(), loadgenEnv+"="+string(spec))
+	p.cmd.Stderr = p.stderr
+	p.cmd.WaitDelay = 10 * time.Second
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer close(p.read)
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		if !p.exited { // the benchmark failed: stop it (it disconnects its clients)
+			_ = p.cmd.Process.Signal(os.Interrupt)
+			_ = p.wait()
+		}
+	})
+	return p
+}
+
+// wait closes the generator's stdin, reads its output to the end and waits for it to exit.
+func (p *loadgenProc) wait() error {
+	p.exited = true
+	_ = p.stdin.Close()
+	for range p.lines {
+	}
+	<-p.read
+	return p.cmd.Wait()
+}
+
+// await reads the generator's output until it reports phase.
+func (p *loadgenProc) await(b *testing.B, phase string) {
+	b.Helper()
+	for line := range p.lines {
+		if got, ok := strings.CutPrefix(line, "phase "); ok && got == phase {
+			return
+		}
+		if res, ok := strings.CutPrefix(line, "result "); ok {
+			b.Fatalf("load generator ended before phase %s: %s\n%s", phase, res, p.stderr.tail())
+		}
+	}
+	b.Fatalf("load generator exited before phase %s: %s", phase, p.stderr.tail())
+}
+
+// proceed lets the generator go on from the phase it holds.
+func (p *loadgenProc) proceed(b *testing.B) {
+	if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
+		b.Fatalf("load generator: %v\n%s", err, p.stderr.tail())
+	}
+}
+
+// result waits for the generator's result.
+func (p *loadgenProc) result(b *testing.B) loadgen.Result {
+	b.Helper()
+	for line := range p.lines {
+		if js, ok := strings.CutPrefix(line, "result "); ok {
+			var res loadgen.Result
+			if err := json.Unmarshal([]byte(js), &res); err != nil {
+				b.Fatalf("load generator result %q: %v", js, err)
+			}
+			if err := p.wait(); err != nil {
+				b.Errorf("load generator: %v\n%s", err, p.stderr.tail())
+			}
+			return res
+		}
+	}
+	b.Fatalf("load generator exited without a result: %s", p.stderr.tail())
+	return loadgen.Result{}
+}
+
+// lockedBuffer keeps what a process writes to stderr.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// tail is the last 4 KiB written.
+func (l *lockedBuffer) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.buf.String()
+	return s[max(0, len(s)-4096):]
+}
+
+// memory is this process's memory after a full collection with the freed pages returned.
+type memory struct {
+	rss         int64 // bytes
+	heap, stack uint64
+	goroutines  int
+}
+
+func measureMemory() memory {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memory{rss: vmRSS(), heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
+}
+
+// vmRSS is VmRSS of /proc/self/status in bytes; 0 when unavailable.
+func vmRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// clockTicks is USER_HZ, the unit of /proc/stat and /proc/[pid]/stat (100 on Linux).
+const clockTicks = 100
+
+// cpuSample is the CPU time used so far by this process, the load generator, the project's
+// PostgreSQL and Redis and the whole machine.
+type cpuSample struct {
+	at                             time.Time
+	self                           time.Duration
+	loadgen, services              uint64 // clock ticks
+	machineBusy, machineSteal, all uint64 // clock ticks, summed over the CPUs
+}
+
+// cpuUsage is CPU use over an interval in % of one core.
+type cpuUsage struct {
+	broker, loadgen, services, other, steal float64
+}
+
+func sampleCPU(loadgenPid int) cpuSample {
+	s := cpuSample{at: time.Now(), self: processCPU(), loadgen: procTicks(loadgenPid)}
+	if dirs, err := os.ReadDir("/proc"); err == nil {
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			comm, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
+			if c := strings.TrimSpace(string(comm)); c == "postgres" || c == "redis-server" {
+				s.services += procTicks(pid)
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(data), "\n")
+		// cpu user nice system idle iowait irq softirq steal guest guest_nice
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseUint(f, 10, 64)
+			switch {
+			case i >= 8: // guest time is part of user time
+			case i == 3 || i == 4: // idle, iowait
+				s.all += v
+			case i == 7:
+				s.machineSteal += v
+				s.all += v
+			default:
+				s.machineBusy += v
+				s.all += v
+			}
+		}
+	}
+	return s
+}
+
+// since is the use between prev and s. "other" is what the machine spent on neither this
+// process, nor the load generator, nor PostgreSQL and Redis: other processes and the kernel.
+func (s cpuSample) since(prev cpuSample) cpuUsage {
+	wall := s.at.Sub(prev.at).Seconds()
+	if wall <= 0 {
+		return cpuUsage{}
+	}
+	pct := func(ticks uint64) float64 { return 100 * float64(ticks) / clockTicks / wall }
+	var u cpuUsage
+	u.broker = 100 * (s.self - prev.self).Seconds() / wall
+	u.loadgen = pct(s.loadgen - prev.loadgen)
+	u.services = pct(max(s.services, prev.services) - prev.services) // backends may have exited
+	if all := s.all - prev.all; all > 0 {
+		cores := float64(runtime.NumCPU())
+		busy := 100 * cores * float64(s.machineBusy-prev.machineBusy) / float64(all)
+		u.steal = 100 * cores * float64(s.machineSteal-prev.machineSteal) / float64(all)
+		u.other = max(busy-u.broker-u.loadgen-u.services, 0)
+	}
+	return u
+}
+
+// procTicks is the user and system time of process pid in clock ticks; 0 when it is gone.
+func procTicks(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// the command may contain spaces: the fields that follow start after its ")"
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseUint(f[11], 10, 64)
+	stime, _ := strconv.ParseUint(f[12], 10, 64)
+	return utime + stime
+}
+
+// processCPU is the user and system CPU time of this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// awaitQuietMachine waits (a minute at most) until the machine's CPUs have been nearly idle
+// for two seconds, so that a scenario does not start in the wake of the previous one or
+// alongside other work; it logs when they never were.
+func awaitQuietMachine(b *testing.B) {
+	const quiet = 15.0 // % of one core
+	deadline := time.Now().Add(time.Minute)
+	var u cpuUsage
+	for time.Now().Before(deadline) {
+		s0 := sampleCPU(0)
+		time.Sleep(2 * time.Second)
+		u = sampleCPU(0).since(s0)
+		if u.broker+u.services+u.other < quiet {
+			return
+		}
+	}
+	b.Logf("the machine was not quiet before the scenario: CPU %% of one core: this process %.0f, PostgreSQL+Redis %.0f, other processes %.0f",
+		u.broker, u.services, u.other)
+}
+
+// machineFacts describes the processor, memory and limits the numbers were measured on.
+func machineFacts() string {
+	model := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	var mem int64
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		line, _, _ := strings.Cut(string(data), "\n")
+		if f := strings.Fields(line); len(f) >= 2 {
+			mem, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	var nofile syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	return fmt.Sprintf("%d CPUs (%s), %.1f GiB, GOMAXPROCS %d, %s, RLIMIT_NOFILE %d",
+		runtime.NumCPU(), model, float64(mem)/(1<<20), runtime.GOMAXPROCS(0), runtime.Version(), nofile.Cur)
+}
