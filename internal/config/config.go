@@ -208,8 +208,8 @@ func Default() Config {
 			ConnectTimeout:   5 * time.Second,
 			KeepaliveMax:     5 * time.Minute,
 			MaxClients:       20000,
-			MaxInflight:      128,
-			MaxPendingWrites: 64,
+			MaxInflight:      1024,
+			MaxPendingWrites: 512,
 			SessionExpiryMax: time.Hour,
 			MessageExpiryMax: time.Hour,
 			SysInterval:      10 * time.Second,
@@ -226,7 +226,7 @@ func Default() Config {
 		Location: Location{
 			MaxFutureSkew:      30 * time.Second,
 			Buffer:             8192,
-			RedisFlushInterval: time.Second,
+			RedisFlushInterval: 100 * time.Millisecond,
 		},
 		Ingest: Ingest{
 			BodyLimit:          MiB,
