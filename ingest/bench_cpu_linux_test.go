@@ -57,3 +57,82 @@ func benchLoadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// procTreeCPU is the CPU time of process pid and of its children (PostgreSQL: the postmaster
+// and its backends, checkpointer, WAL writer, autovacuum).
+func procTreeCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	var ticks int64
+	found := false
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, cpu, ok := procStat(p)
+		if ok && (p == pid || ppid == pid) {
+			ticks += cpu
+		}
+		if ok && p == pid {
+			ticks += exitedChildren(p) // backends and workers that have ended
+			found = true
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100, found
+}
+
+// exitedChildren is the CPU ticks of pid's children that have ended (cutime + cstime).
+func exitedChildren(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 15 {
+		return 0
+	}
+	cu, _ := strconv.ParseInt(f[13], 10, 64)
+	cs, _ := strconv.ParseInt(f[14], 10, 64)
+	return cu + cs
+}
+
+// parentOf is the parent process id of pid, 0 when unknown.
+func parentOf(pid int) int {
+	ppid, _, ok := procStat(pid)
+	if !ok {
+		return 0
+	}
+	return ppid
+}
+
+// procStat reads the parent id and the user+system ticks of process pid.
+func procStat(pid int) (ppid int, ticks int64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command may hold spaces
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:]) // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return ppid, ut + st, true
+}

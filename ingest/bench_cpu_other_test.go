@@ -7,3 +7,7 @@ import "time"
 func readBenchCPU() benchCPU { return benchCPU{at: time.Now()} }
 
 func benchLoadAvg() string { return "unknown" }
+
+func procTreeCPU(int) (time.Duration, bool) { return 0, false }
+
+func parentOf(int) int { return 0 }

@@ -82,14 +82,15 @@ var (
 	benchIDKey    = []byte(`"id":"`)
 )
 
-// runOpenLoop sends reqs at rate per second to base path rewrite(req.path) and measures each.
-func runOpenLoop(hc *fasthttp.HostClient, reqs []benchReq, rate int, rewrite func(string) string) *benchStep {
+// runOpenLoop sends reqs at rate per second to rewrite(req.path) and measures each; it calls
+// sample to read the CPU counters before and after.
+func runOpenLoop(hc *fasthttp.HostClient, reqs []benchReq, rate int, rewrite func(string) string, sample func() benchCPU) *benchStep {
 	n := len(reqs)
 	st := &benchStep{rate: rate, offered: n, results: make([]benchResult, n), statusCounts: map[int]int{}, failures: map[string]int{}}
 	interval := time.Second / time.Duration(rate)
 	var wg sync.WaitGroup
 	wg.Add(n)
-	cpu0 := readBenchCPU()
+	cpu0 := sample()
 	start := time.Now().Add(5 * time.Millisecond)
 	for i := range reqs {
 		due := start.Add(time.Duration(i) * interval)
@@ -106,7 +107,7 @@ func runOpenLoop(hc *fasthttp.HostClient, reqs []benchReq, rate int, rewrite fun
 	}
 	wg.Wait()
 	st.elapsed = time.Since(start)
-	st.cpu = readBenchCPU().since(cpu0)
+	st.cpu = sample().since(cpu0)
 
 	lat := make([]time.Duration, 0, n)
 	for _, r := range st.results {

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
@@ -94,6 +95,8 @@ type benchHub struct {
 	hc        *fasthttp.HostClient
 	rows      []benchRow
 	setup     string
+	rdb       *redis.Client
+	pgPid     int // the postmaster, when PostgreSQL runs on this machine
 }
 
 // benchRow is one line of the summary table.
@@ -119,12 +122,14 @@ type benchEdge struct {
 	rejections              string
 }
 
+// benchCPU samples CPU time; since turns two samples into cores used in between.
 type benchCPU struct {
-	at         time.Time
-	proc, host time.Duration
-	ok         bool
-	procCores  float64 // this process: hub and generator
-	hostCores  float64 // the whole machine: also PostgreSQL, Redis, anything else
+	at                    time.Time
+	proc, host, pg, redis time.Duration
+	ok, pgOK, redisOK     bool
+	procCores             float64 // this process: hub (NATS embedded) and generator
+	hostCores             float64 // the whole machine: also PostgreSQL, Redis, anything else
+	pgCores, redisCores   float64 // PostgreSQL's postmaster and children; Redis (INFO cpu)
 }
 
 func (c benchCPU) since(a benchCPU) benchCPU {
@@ -132,7 +137,49 @@ func (c benchCPU) since(a benchCPU) benchCPU {
 	if !c.ok || !a.ok || wall <= 0 {
 		return benchCPU{}
 	}
-	return benchCPU{ok: true, procCores: (c.proc - a.proc).Seconds() / wall, hostCores: (c.host - a.host).Seconds() / wall}
+	out := benchCPU{ok: true, procCores: (c.proc - a.proc).Seconds() / wall, hostCores: (c.host - a.host).Seconds() / wall}
+	if c.pgOK && a.pgOK {
+		out.pgOK, out.pgCores = true, (c.pg-a.pg).Seconds()/wall
+	}
+	if c.redisOK && a.redisOK {
+		out.redisOK, out.redisCores = true, (c.redis-a.redis).Seconds()/wall
+	}
+	return out
+}
+
+func (c benchCPU) String() string {
+	if !c.ok {
+		return "not measured"
+	}
+	s := fmt.Sprintf("this process (hub, NATS, generator) %.2f cores", c.procCores)
+	if c.pgOK {
+		s += fmt.Sprintf(", PostgreSQL %.2f", c.pgCores)
+	}
+	if c.redisOK {
+		s += fmt.Sprintf(", Redis %.2f", c.redisCores)
+	}
+	return s + fmt.Sprintf("; whole machine %.2f of %d", c.hostCores, runtime.NumCPU())
+}
+
+// sampleCPU reads this process's, PostgreSQL's and Redis's CPU time.
+func (h *benchHub) sampleCPU() benchCPU {
+	c := readBenchCPU()
+	c.pg, c.pgOK = procTreeCPU(h.pgPid)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if info, err := h.rdb.Info(ctx, "cpu").Result(); err == nil {
+		var total float64
+		for line := range strings.SplitSeq(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_sys" || k == "used_cpu_user" {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+				c.redisOK = true
+			}
+		}
+		c.redis = time.Duration(total * float64(time.Second))
+	}
+	return c
 }
 
 func benchSeconds(b *testing.B) int {
@@ -178,6 +225,13 @@ func newBenchHub(b *testing.B) *benchHub {
 	b.Cleanup(db.Close)
 	h.db = db
 	rdb, prefix := testenv.Redis(b)
+	h.rdb = rdb
+	var backend int
+	if err := db.WithTenantTx(ctx, h.tenants[0], func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend)
+	}); err == nil {
+		h.pgPid = parentOf(backend)
+	}
 	nb, err := bus.Start(ctx, bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: b.TempDir(), MaxStore: 8 << 30, Replicas: 1,
 		DuplicateWindow: 2 * time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
 	if err != nil {
@@ -263,7 +317,7 @@ func newBenchHub(b *testing.B) *benchHub {
 	}
 	// Warm-up (not measured): pools, store cache, connections, JIT-free but page cache and GC.
 	// Failures are not fatal here: the runs count and show them.
-	warm := runOpenLoop(h.hc, h.requests(1000), 500, func(p string) string { return p })
+	warm := runOpenLoop(h.hc, h.requests(1000), 500, func(p string) string { return p }, h.sampleCPU)
 	if warm.errors+warm.non200 > 0 {
 		b.Logf("warm-up: %s %v", warm, warm.failures)
 	}
@@ -313,7 +367,7 @@ func (h *benchHub) run(b *testing.B, target string, rate, secs int, isEdge bool)
 	if isEdge {
 		before = h.snapshot(b)
 	}
-	row.step = runOpenLoop(h.hc, reqs, rate, rewrite)
+	row.step = runOpenLoop(h.hc, reqs, rate, rewrite, h.sampleCPU)
 	if isEdge {
 		row.edge = h.check(b, before, row.step)
 	}
@@ -335,10 +389,7 @@ func (h *benchHub) run(b *testing.B, target string, rate, secs int, isEdge bool)
 		}
 		row.details = append(row.details, fmt.Sprintf("  failure x%d: %s", n, detail))
 	}
-	if s.cpu.ok {
-		row.details = append(row.details, fmt.Sprintf("  CPU: this process (hub+generator) %.2f cores, whole machine %.2f of %d cores; "+
-			"generator lag at the last send %s", s.cpu.procCores, s.cpu.hostCores, runtime.NumCPU(), ms(s.lateStart)))
-	}
+	row.details = append(row.details, fmt.Sprintf("  CPU: %s; generator lag at the last send %s", s.cpu, ms(s.lateStart)))
 	h.rows = append(h.rows, row)
 	return row
 }
@@ -609,8 +660,9 @@ func (h *benchHub) printReport(w io.Writer) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n--- BenchmarkIngest report\n%s\nload average at the end %s\n", h.setup, benchLoadAvg())
-	fmt.Fprintf(&sb, "%-28s %5s %8s %7s %7s %7s %7s %6s %6s %8s %8s %5s %7s %5s %5s %s\n",
-		"run", "rate", "achieved", "p50ms", "p95ms", "p99ms", "maxms", "errors", "non200", "accepted", "stored", "batch", "commit", "proc", "host", "holds")
+	fmt.Fprintf(&sb, "%-28s %5s %8s %7s %7s %7s %7s %6s %6s %8s %8s %5s %7s %5s %5s %5s %5s %s\n",
+		"run", "rate", "achieved", "p50ms", "p95ms", "p99ms", "maxms", "errors", "non200", "accepted", "stored", "batch", "commit",
+		"proc", "pg", "redis", "host", "holds")
 	for _, r := range h.rows {
 		s := r.step
 		stored, accepted, batch, commit := "-", "-", "-", "-"
@@ -618,11 +670,12 @@ func (h *benchHub) printReport(w io.Writer) {
 			stored, accepted = strconv.Itoa(r.edge.stored), strconv.Itoa(s.accepted)
 			batch, commit = fmt.Sprintf("%.1f", r.edge.batchMean), fmt.Sprintf("%.1fms", float64(r.edge.commitMean)/1e6)
 		}
-		fmt.Fprintf(&sb, "%-28s %5d %8.0f %7.2f %7.2f %7.2f %7.2f %6d %6d %8s %8s %5s %7s %5.2f %5.2f %v\n",
+		fmt.Fprintf(&sb, "%-28s %5d %8.0f %7.2f %7.2f %7.2f %7.2f %6d %6d %8s %8s %5s %7s %5.2f %5.2f %5.2f %5.2f %v\n",
 			r.target, s.rate, s.achieved(), float64(s.p50)/1e6, float64(s.p95)/1e6, float64(s.p99)/1e6, float64(s.max)/1e6,
-			s.errors, s.non200, accepted, stored, batch, commit, s.cpu.procCores, s.cpu.hostCores, r.pass)
+			s.errors, s.non200, accepted, stored, batch, commit, s.cpu.procCores, s.cpu.pgCores, s.cpu.redisCores, s.cpu.hostCores, r.pass)
 	}
-	sb.WriteString("(proc: cores used by this process, hub and generator; host: by the whole machine, PostgreSQL and Redis included)\n")
+	sb.WriteString("(cores used: proc by this process, hub with embedded NATS and the generator; pg by PostgreSQL; redis by Redis; " +
+		"host by the whole machine, anything else running included)\n")
 	lines, _, _ := h.verdicts()
 	for _, l := range lines {
 		sb.WriteString(l + "\n")
