@@ -34,6 +34,7 @@ import (
 	"github.com/pilotx/dispatchhub/hooks"
 	"github.com/pilotx/dispatchhub/internal/auth"
 	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/loadgen"
 	"github.com/pilotx/dispatchhub/internal/store"
 	"github.com/pilotx/dispatchhub/internal/testenv"
 )
@@ -149,7 +150,9 @@ type connectOpts struct {
 
 func (r *realtime) dial(transport string) net.Conn {
 	if transport == "ws" {
-		return testenv.MustDialWS(r.t, "ws://"+r.b.Addr("ws")+"/mqtt")
+		c, err := loadgen.DialWS(context.Background(), "ws://"+r.b.Addr("ws")+"/mqtt")
+		require.NoError(r.t, err)
+		return c
 	}
 	c, err := net.Dial("tcp", r.b.Addr("tcp"))
 	require.NoError(r.t, err)

@@ -152,3 +152,9 @@ func (c *wsConn) SetDeadline(t time.Time) error {
 }
 func (c *wsConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
 func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.NetConn().SetWriteDeadline(t) }
+
+// DialWS opens an MQTT-over-WebSocket connection to url (ws:// or wss://) as the byte stream
+// of an MQTT client such as paho: each packet goes out as one binary message.
+func DialWS(ctx context.Context, url string) (net.Conn, error) {
+	return newDialer(5*time.Second).dial(ctx, url)
+}
