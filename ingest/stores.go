@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,8 @@ func (c *storeCache) get(ctx context.Context, id string) (*storeEntry, error) {
 		}
 		return e, nil
 	}
+	// id may point into Fiber's reused request buffer: the cache keeps its own copy.
+	id = strings.Clone(id)
 	v, err, _ := c.loads.Do(id, func() (any, error) {
 		s, err := c.db.StoreByID(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
