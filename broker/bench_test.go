@@ -44,6 +44,7 @@ import (
 const (
 	loadgenEnv      = "DH_LOADGEN"
 	benchSecondsEnv = "DH_BENCH_SECONDS" // publishing phase of each scenario; default 20
+	benchDriversEnv = "DH_BENCH_DRIVERS" // comma-separated driver counts; default 5000,10000
 
 	benchTenant = "bench"
 	benchRate   = 0.5 // fixes per second per driver
@@ -94,7 +95,21 @@ func BenchmarkRealtimeWS(b *testing.B) {
 		publish = time.Duration(s * float64(time.Second))
 	}
 
+	// The broker process runs with serve's runtime policy (config runtime.gc_percent), the
+	// bare broker as well as the hub, so that the baseline gets the same collector.
+	defer debug.SetGCPercent(debug.SetGCPercent(config.Default().Runtime.GCPercent))
+
 	drivers := []int{5000, 10000}
+	if v := os.Getenv(benchDriversEnv); v != "" {
+		drivers = drivers[:0]
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("%s: must be positive driver counts separated by commas, got %q", benchDriversEnv, v)
+			}
+			drivers = append(drivers, n)
+		}
+	}
 	bare := map[int]*scenarioResult{}
 	b.Run("bare", func(b *testing.B) {
 		for _, n := range drivers {

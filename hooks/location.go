@@ -212,7 +212,7 @@ type latestFix struct {
 
 // Run is the worker; it returns when ctx ends, after a last hand-off of what is queued.
 func (h *Location) Run(ctx context.Context) error {
-	latest := make(map[driverKey]*latestFix)
+	w := &latestFixes{byDriver: make(map[driverKey]*latestFix)}
 	ticker := time.NewTicker(h.cfg.RedisFlushInterval)
 	defer ticker.Stop()
 	var batch []queuedFix
@@ -221,19 +221,31 @@ func (h *Location) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			batch = h.drain(batch[:0])
-			h.handOff(batch, latest, &subject, &payload)
-			h.flushLatest(context.WithoutCancel(ctx), latest)
+			h.handOff(batch, w, &subject, &payload)
+			h.flushLatest(context.WithoutCancel(ctx), w)
 			return nil
 		case <-h.wake:
 			batch = h.drain(batch[:0])
-			h.handOff(batch, latest, &subject, &payload)
+			h.handOff(batch, w, &subject, &payload)
 		case <-ticker.C:
-			h.flushLatest(ctx, latest)
+			h.flushLatest(ctx, w)
 		}
 	}
 }
 
-func (h *Location) handOff(batch []queuedFix, latest map[driverKey]*latestFix, subject, payload *[]byte) {
+// latestFixes is the worker's view of the newest fix per driver: the drivers whose fix
+// Redis does not have yet are listed, so that a flush costs what changed, not every driver
+// ever seen; drivers silent for longer than their keys live are forgotten once a minute.
+type latestFixes struct {
+	byDriver  map[driverKey]*latestFix
+	dirty     []*latestFix
+	lastSweep time.Time
+}
+
+// latestSweepInterval is how often the worker forgets drivers whose latest fix expired.
+const latestSweepInterval = time.Minute
+
+func (h *Location) handOff(batch []queuedFix, w *latestFixes, subject, payload *[]byte) {
 	for _, q := range batch {
 		*subject = append(append(append(append((*subject)[:0], "loc."...), q.tenant...), '.'), q.driver...)
 		*payload = q.fix.AppendJSON((*payload)[:0])
@@ -244,10 +256,18 @@ func (h *Location) handOff(batch []queuedFix, latest map[driverKey]*latestFix, s
 			h.lag.Observe(time.Since(q.received).Seconds())
 		}
 		k := driverKey{q.tenant, q.driver}
-		if prev, ok := latest[k]; !ok {
-			latest[k] = &latestFix{q: q, dirty: true}
-		} else if q.fix.At >= prev.q.fix.At { // an older fix arriving late never replaces a newer one
-			prev.q, prev.dirty = q, true
+		prev, ok := w.byDriver[k]
+		switch {
+		case !ok:
+			l := &latestFix{q: q, dirty: true}
+			w.byDriver[k] = l
+			w.dirty = append(w.dirty, l)
+		case q.fix.At >= prev.q.fix.At: // an older fix arriving late never replaces a newer one
+			prev.q = q
+			if !prev.dirty {
+				prev.dirty = true
+				w.dirty = append(w.dirty, prev)
+			}
 		}
 		if h.presence != nil {
 			h.presence.Seen(q.tenant, q.driver, q.received)
@@ -256,18 +276,18 @@ func (h *Location) handOff(batch []queuedFix, latest map[driverKey]*latestFix, s
 }
 
 // flushLatest writes the newest fix of each driver that changed since the last flush, in one
-// pipeline, and forgets drivers silent for longer than the keys live.
-func (h *Location) flushLatest(ctx context.Context, latest map[driverKey]*latestFix) {
-	var dirty []*latestFix
-	cutoff := h.now().Add(-h.cfg.LatestTTL)
-	for k, l := range latest {
-		switch {
-		case l.dirty:
-			dirty = append(dirty, l)
-		case l.q.received.Before(cutoff):
-			delete(latest, k)
+// pipeline, and now and then forgets drivers silent for longer than the keys live.
+func (h *Location) flushLatest(ctx context.Context, w *latestFixes) {
+	if now := h.now(); now.Sub(w.lastSweep) >= latestSweepInterval {
+		w.lastSweep = now
+		cutoff := now.Add(-h.cfg.LatestTTL)
+		for k, l := range w.byDriver {
+			if !l.dirty && l.q.received.Before(cutoff) {
+				delete(w.byDriver, k)
+			}
 		}
 	}
+	dirty := w.dirty
 	if len(dirty) == 0 {
 		return
 	}
@@ -285,4 +305,6 @@ func (h *Location) flushLatest(ctx context.Context, latest map[driverKey]*latest
 	for _, l := range dirty {
 		l.dirty = false
 	}
+	clear(dirty)
+	w.dirty = dirty[:0]
 }

@@ -20,6 +20,7 @@ Dependencies that are down at start are retried with backoff; /readyz names them
 				return err
 			}
 			log := e.logger(cfg)
+			tuneRuntime(cfg.Runtime, log)
 			return app.New(cfg, log, e.stdout).Run(cmd.Context())
 		},
 	}

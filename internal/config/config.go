@@ -27,6 +27,7 @@ type Config struct {
 	Location        Location      `koanf:"location"`
 	Ingest          Ingest        `koanf:"ingest"`
 	Startup         Startup       `koanf:"startup"`
+	Runtime         Runtime       `koanf:"runtime"`
 }
 
 // Ingest configures the webhook edge: limits, durable storage and the relay to INGEST.
@@ -158,6 +159,13 @@ type Startup struct {
 	RetryMax     time.Duration `koanf:"retry_max"`
 }
 
+// Runtime tunes the Go runtime of serve. The GOGC and GOMEMLIMIT environment variables, when
+// set, win over these keys.
+type Runtime struct {
+	GCPercent   int      `koanf:"gc_percent"`
+	MemoryLimit ByteSize `koanf:"memory_limit"`
+}
+
 // Default returns the configuration used when nothing overrides it.
 func Default() Config {
 	return Config{
@@ -246,6 +254,7 @@ func Default() Config {
 			RetryInitial: 250 * time.Millisecond,
 			RetryMax:     10 * time.Second,
 		},
+		Runtime: Runtime{GCPercent: 400},
 	}
 }
 

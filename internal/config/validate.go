@@ -155,6 +155,10 @@ func (c *Config) Validate() error {
 
 	v.durationIn("startup.retry_initial", c.Startup.RetryInitial, time.Millisecond, time.Minute)
 	v.durationIn("startup.retry_max", c.Startup.RetryMax, c.Startup.RetryInitial, time.Hour)
+	v.intIn("runtime.gc_percent", c.Runtime.GCPercent, -1, 10000)
+	if c.Runtime.MemoryLimit != 0 {
+		v.sizeIn("runtime.memory_limit", c.Runtime.MemoryLimit, 64*MiB, 1<<20*GiB)
+	}
 
 	if len(v.errs) > 0 {
 		return v.errs
