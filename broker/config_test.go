@@ -24,7 +24,7 @@ func TestConfigFromDefaults(t *testing.T) {
 		ConnectTimeout:   5 * time.Second,
 		KeepaliveMax:     5 * time.Minute,
 		MaxClients:       20000,
-		MaxInflight:      1024,
+		MaxInflight:      8192,
 		MaxPendingWrites: 512,
 		SessionExpiryMax: time.Hour,
 		MessageExpiryMax: time.Hour,
