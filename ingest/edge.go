@@ -108,6 +108,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.writer.run(gctx) })
 	g.Go(func() error { return e.relay.run(gctx) })
+	g.Go(func() error { return e.limiter.batcher.run(gctx) })
 	g.Go(func() error {
 		return e.db.Listen(gctx, "dispatchhub_stores", e.cache.invalidate, func() { e.cache.invalidate("") })
 	})

@@ -528,3 +528,57 @@ func TestRedisDownFallsBackToTheLocalLimiter(t *testing.T) {
 	}
 	assert.Positive(t, fallbacks, "counted")
 }
+
+// Several stores of one tenant and platform, each with its own secret, receive webhooks at
+// once: every request is verified against its own store (the store cache once kept an id
+// that aliased a request buffer Fiber reuses, and served one store's secret for another).
+func TestConcurrentStoresAreNotConfused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	stores := []store.Store{e.store}
+	secrets := []string{shopSecret}
+	for i := range 5 {
+		name := fmt.Sprintf("DH_TEST_SHOP_%d", i)
+		secret := fmt.Sprintf("secret-of-shop-%d", i)
+		t.Setenv(name, secret)
+		s, err := e.db.AddStore(ctx, store.Store{TenantID: "acme", Platform: "shopify", Name: name, SecretRefs: []string{"env:" + name}})
+		require.NoError(t, err)
+		stores, secrets = append(stores, s), append(secrets, secret)
+	}
+	send := func(i, round int) int {
+		body := orderBody(round*100 + i)
+		code, _, _ := e.post("/v1/webhooks/shopify/"+stores[i].ID, body, map[string]string{
+			"X-Shopify-Hmac-Sha256": sign(secrets[i], body), "X-Shopify-Event-Id": fmt.Sprintf("evt-%d-%d", i, round),
+			"X-Shopify-Topic": "orders/create",
+		})
+		return code
+	}
+	codes := map[int]int{}
+	// One after another, on the client's kept-alive connections (the server reuses their
+	// buffers from one request to the next) ...
+	for round := range 10 {
+		for i := range stores {
+			codes[send(i, round)]++
+		}
+	}
+	// ... and all at once.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for round := 10; round < 20; round++ {
+		for i := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code := send(i, round)
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, map[int]int{200: 20 * len(stores)}, codes)
+	for _, s := range stores {
+		assert.Equal(t, 20, e.count(`SELECT count(*) FROM inbound_events WHERE store_id = $1`, s.ID), "store %s", s.Name)
+	}
+}

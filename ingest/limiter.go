@@ -18,6 +18,7 @@ import (
 // every replica. While Redis cannot answer, a limiter local to this replica takes over (same
 // rates, so a fleet of N replicas may admit up to N times the rate); that is logged and counted.
 type limiter struct {
+	batcher      *redisBatcher
 	redis        *redis_rate.Limiter
 	prefix       string
 	tenant       redis_rate.Limit
@@ -30,13 +31,15 @@ type limiter struct {
 }
 
 func newLimiter(rdb redis.UniversalClient, prefix string, tenantRate, tenantBurst, storeRate, storeBurst int, log zerolog.Logger, reg prometheus.Registerer) *limiter {
+	b := newRedisBatcher(rdb, 4096, 256)
 	l := &limiter{
-		redis:  redis_rate.NewLimiter(rdb),
-		prefix: prefix + "rate:",
-		tenant: redis_rate.Limit{Rate: tenantRate, Burst: tenantBurst, Period: time.Second},
-		store:  redis_rate.Limit{Rate: storeRate, Burst: storeBurst, Period: time.Second},
-		log:    log,
-		local:  make(map[string]*rate.Limiter),
+		batcher: b,
+		redis:   redis_rate.NewLimiter(b),
+		prefix:  prefix + "rate:",
+		tenant:  redis_rate.Limit{Rate: tenantRate, Burst: tenantBurst, Period: time.Second},
+		store:   redis_rate.Limit{Rate: storeRate, Burst: storeBurst, Period: time.Second},
+		log:     log,
+		local:   make(map[string]*rate.Limiter),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "ingest", Name: "rate_limit_local_fallback_total",
 			Help: "Rate-limit decisions taken by the local limiter because Redis did not answer.",

@@ -209,8 +209,14 @@ func (rl *relay) publish(ctx context.Context, msgs []Message) int {
 	if len(ids) == 0 {
 		return 0
 	}
-	err := rl.db.WithSystemTx(context.WithoutCancel(ctx), "ingest-relay", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE inbound_events SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids)
+	// The mark is committed without waiting for the disk: lost in a crash (at most the last
+	// few hundred milliseconds of marks), it only makes the poller publish these events again
+	// after the restart, and JetStream drops the copies by Nats-Msg-Id (nats.duplicate_window,
+	// 15 min by default; consumers de-duplicate by event id beyond it).
+	err := rl.db.SystemBatch(context.WithoutCancel(ctx), "ingest-relay", true, func(b *pgx.Batch) {
+		b.Queue(`UPDATE inbound_events SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids)
+	}, func(br pgx.BatchResults) error {
+		_, err := br.Exec()
 		return err
 	})
 	if err != nil {

@@ -159,8 +159,8 @@ func (w *writer) commit(ctx context.Context, batch []writeReq) {
 	for tenant, reqs := range byTenant {
 		start := time.Now()
 		results := make([]writeResult, len(reqs))
-		err := w.db.WithTenantTx(context.WithoutCancel(ctx), tenant, func(tx pgx.Tx) error {
-			b := &pgx.Batch{}
+		// One round trip: the tenant, every row, and the commit when the batch ends.
+		err := w.db.TenantBatch(context.WithoutCancel(ctx), tenant, func(b *pgx.Batch) {
 			for _, req := range reqs {
 				r := req.row
 				var normalized any
@@ -170,7 +170,7 @@ func (w *writer) commit(ctx context.Context, batch []writeReq) {
 				b.Queue(insertInbound, r.id, r.storeID, r.platform, r.eventID, r.eventType, r.checksum, r.headers,
 					r.payload, r.payloadRef, r.size, r.authenticated, normalized, r.normalizeError, r.receivedAt)
 			}
-			br := tx.SendBatch(ctx, b)
+		}, func(br pgx.BatchResults) error {
 			for i := range reqs {
 				var id string
 				var inserted bool
@@ -180,13 +180,12 @@ func (w *writer) commit(ctx context.Context, batch []writeReq) {
 					// A concurrent transaction committed the same event meanwhile.
 					results[i] = writeResult{duplicate: true}
 				case err != nil:
-					_ = br.Close()
 					return err
 				default:
 					results[i] = writeResult{id: id, duplicate: !inserted}
 				}
 			}
-			return br.Close()
+			return nil
 		})
 		w.commitDur.Observe(time.Since(start).Seconds())
 		w.batchSize.Observe(float64(len(reqs)))
