@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/pilotx/dispatchhub/ingest"
 	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/config"
 	"github.com/pilotx/dispatchhub/internal/edge"
 	"github.com/pilotx/dispatchhub/internal/health"
 	"github.com/pilotx/dispatchhub/internal/store"
@@ -56,6 +58,9 @@ func BenchmarkIngest(b *testing.B) {
 	secs := benchSeconds(b)
 	steps := benchSteps(b)
 	load := benchLoadAvg()
+	// The process runs with serve's runtime policy (config runtime.gc_percent); the bare
+	// Fiber baseline and the generator share the process, and so the collector.
+	defer debug.SetGCPercent(debug.SetGCPercent(config.Default().Runtime.GCPercent))
 	h := newBenchHub(b)
 	h.setup = fmt.Sprintf("load average at start %s; GOMAXPROCS=%d, NumCPU=%d\n"+
 		"generator: open-loop, in this process (same machine as the hub, PostgreSQL, Redis and NATS), fasthttp client, "+

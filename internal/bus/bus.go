@@ -154,6 +154,9 @@ func (b *Bus) StreamConfigs() []jetstream.StreamConfig {
 			MaxAge:      age,
 			Duplicates:  b.cfg.DuplicateWindow,
 			Replicas:    max(b.cfg.Replicas, 1),
+			// Relays publish what PostgreSQL committed in atomic batches: with sync always,
+			// the server then writes a batch with one fsync instead of one per message.
+			AllowAtomicPublish: true,
 		}
 	}
 	return []jetstream.StreamConfig{

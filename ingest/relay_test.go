@@ -1,0 +1,73 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/store"
+	"github.com/pilotx/dispatchhub/internal/testenv"
+)
+
+func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
+	info := testenv.NewDatabase(t, true)
+	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	b, err := bus.Start(context.Background(), bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
+		DuplicateWindow: time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	rl := newRelay(db, b.JetStream(), time.Second, zerolog.Nop(), prometheus.NewRegistry())
+	ctx := context.Background()
+
+	msgs := func(from, to int) []Message {
+		var out []Message
+		for i := from; i < to; i++ {
+			out = append(out, Message{ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", i), Tenant: "acme", StoreID: "s", Platform: "shopify",
+				EventID: fmt.Sprint(i), EventType: "orders/create", ReceivedAt: time.Now()})
+		}
+		return out
+	}
+	stored := func() uint64 {
+		st, err := b.JetStream().Stream(ctx, bus.StreamIngest)
+		require.NoError(t, err)
+		info, err := st.Info(ctx)
+		require.NoError(t, err)
+		return info.State.Msgs
+	}
+
+	assert.Equal(t, 600, rl.publish(ctx, msgs(0, 600)), "600 messages: one batch of 500, one of 100")
+	assert.Equal(t, uint64(600), stored())
+	assert.Equal(t, 2.0, testutil.ToFloat64(rl.batches.WithLabelValues("stored")))
+
+	// A replay after a crash: the batch holds messages already in the stream. The server
+	// refuses the whole batch; the relay publishes one by one and the copies are dropped.
+	assert.Equal(t, 20, rl.publish(ctx, msgs(590, 610)))
+	assert.Equal(t, uint64(610), stored(), "each message once")
+	assert.Equal(t, 1.0, testutil.ToFloat64(rl.batches.WithLabelValues("refused")))
+
+	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, bus.StreamIngest, jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
+	require.NoError(t, err)
+	batch, err := cons.FetchNoWait(610)
+	require.NoError(t, err)
+	n := 0
+	batchIDs := map[string]int{}
+	for m := range batch.Messages() {
+		assert.Equal(t, fmt.Sprintf("00000000-0000-7000-8000-%012d", n), m.Headers().Get(jetstream.MsgIDHeader), "in order")
+		batchIDs[m.Headers().Get(batchIDHeader)]++
+		n++
+	}
+	assert.Equal(t, 610, n)
+	assert.Len(t, batchIDs, 3, "two atomic batches, then messages published alone")
+	assert.Equal(t, 10, batchIDs[""])
+}
