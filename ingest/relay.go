@@ -3,16 +3,15 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pilotx/dispatchhub/internal/bus"
 	"github.com/pilotx/dispatchhub/internal/metrics"
 	"github.com/pilotx/dispatchhub/internal/store"
 )
@@ -194,12 +193,17 @@ func (rl *relay) publish(ctx context.Context, msgs []Message) int {
 	}
 	ids := make([]string, 0, len(encoded))
 	var single []int // indexes of messages to publish one by one
-	for lo := 0; lo < len(encoded); lo += atomicBatchMax {
-		hi := min(lo+atomicBatchMax, len(encoded))
-		if hi-lo < 2 || !rl.publishAtomic(ctx, encoded[lo:hi]) {
-			if hi-lo >= 2 {
-				rl.batches.WithLabelValues("refused").Inc()
+	for lo := 0; lo < len(encoded); lo += bus.AtomicBatchMax {
+		hi := min(lo+bus.AtomicBatchMax, len(encoded))
+		if hi-lo < 2 {
+			for i := lo; i < hi; i++ {
+				single = append(single, i)
 			}
+			continue
+		}
+		if err := bus.PublishAtomic(ctx, rl.js.Conn(), encoded[lo:hi]); err != nil {
+			rl.batches.WithLabelValues("refused").Inc()
+			rl.log.Debug().Err(err).Int("messages", hi-lo).Msg("ingest relay: atomic batch refused; publishing one by one")
 			for i := lo; i < hi; i++ {
 				single = append(single, i)
 			}
@@ -214,9 +218,7 @@ func (rl *relay) publish(ctx context.Context, msgs []Message) int {
 	futures := make([]pending, 0, len(single))
 	for _, i := range single {
 		msg := encoded[i]
-		msg.Header.Del(batchIDHeader)
-		msg.Header.Del(batchSeqHeader)
-		msg.Header.Del(batchCommitHeader)
+		bus.ClearBatchHeaders(msg)
 		f, err := rl.js.PublishMsgAsync(msg)
 		if err != nil {
 			rl.failures.Inc()
@@ -260,61 +262,4 @@ func (rl *relay) publish(ctx context.Context, msgs []Message) int {
 	}
 	rl.published.Add(float64(len(ids)))
 	return len(ids)
-}
-
-// JetStream atomic batch publishing (nats-server 2.12+, stream option allow_atomic).
-const (
-	batchIDHeader     = "Nats-Batch-Id"
-	batchSeqHeader    = "Nats-Batch-Sequence"
-	batchCommitHeader = "Nats-Batch-Commit"
-	// atomicBatchMax stays under the server's limit on messages per batch (1,000).
-	atomicBatchMax = 500
-)
-
-// publishAtomic stores msgs in INGEST as one atomic batch and reports whether the server
-// acknowledged it. With sync always the server writes the batch with one fsync, instead of
-// one per message, and acknowledges the commit once the batch is on disk. All or none of
-// the batch is stored: a refused batch (one of its messages is in the stream already, after
-// a crash; a limit; a timeout) is left for the caller to publish message by message, which
-// de-duplicates each one.
-func (rl *relay) publishAtomic(ctx context.Context, msgs []*nats.Msg) bool {
-	nc := rl.js.Conn()
-	id := uuid.NewString()
-	last := len(msgs) - 1
-	for i, msg := range msgs {
-		msg.Header.Set(batchIDHeader, id)
-		msg.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
-		if i < last {
-			if err := nc.PublishMsg(msg); err != nil {
-				rl.log.Debug().Err(err).Msg("ingest relay: atomic batch not sent; publishing one by one")
-				return false
-			}
-		}
-	}
-	msgs[last].Header.Set(batchCommitHeader, "1")
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	resp, err := nc.RequestMsgWithContext(rctx, msgs[last])
-	if err != nil {
-		rl.log.Debug().Err(err).Msg("ingest relay: atomic batch not acknowledged; publishing one by one")
-		return false
-	}
-	var ack struct {
-		Error *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-		Batch string `json:"batch"`
-		Count int    `json:"count"`
-	}
-	if err := json.Unmarshal(resp.Data, &ack); err != nil || ack.Error != nil || ack.Batch != id || ack.Count != len(msgs) {
-		ev := rl.log.Debug().Int("messages", len(msgs))
-		if ack.Error != nil {
-			ev = ev.Int("err_code", ack.Error.ErrCode).Str("error", ack.Error.Description)
-		}
-		ev.Msg("ingest relay: atomic batch refused; publishing one by one")
-		return false
-	}
-	return true
 }

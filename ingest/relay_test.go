@@ -64,7 +64,7 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 	batchIDs := map[string]int{}
 	for m := range batch.Messages() {
 		assert.Equal(t, fmt.Sprintf("00000000-0000-7000-8000-%012d", n), m.Headers().Get(jetstream.MsgIDHeader), "in order")
-		batchIDs[m.Headers().Get(batchIDHeader)]++
+		batchIDs[m.Headers().Get(bus.BatchIDHeader)]++
 		n++
 	}
 	assert.Equal(t, 610, n)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/pilotx/dispatchhub/internal/health"
@@ -36,17 +37,32 @@ type Config struct {
 
 // Server is the Fiber app and its listener.
 type Server struct {
-	cfg    Config
-	log    zerolog.Logger
-	app    *fiber.App
-	ln     net.Listener
-	checks *health.Registry
+	cfg     Config
+	log     zerolog.Logger
+	metrics *requestMetrics
+	app     *fiber.App
+	ln      net.Listener
+	checks  *health.Registry
 }
 
 // New builds the app with the health and metrics routes. It does not listen yet.
 func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, checks *health.Registry) *Server {
-	s := &Server{cfg: cfg, log: log, checks: checks}
-	s.app = fiber.New(fiber.Config{
+	s := &Server{cfg: cfg, log: log, checks: checks, metrics: newRequestMetrics(reg)}
+	s.app = s.newApp()
+	s.app.Use(s.metrics.handle)
+	s.app.Use(s.recoverer())
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/metrics", adapt(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: false})))
+	return s
+}
+
+// newApp is a Fiber app with the edge's limits, timeouts, proxy trust and error format.
+func (s *Server) newApp() *fiber.App {
+	cfg := s.cfg
+	return fiber.New(fiber.Config{
 		AppName:                 "dispatchhub",
 		ReadTimeout:             cfg.ReadTimeout,
 		WriteTimeout:            cfg.WriteTimeout,
@@ -62,20 +78,47 @@ func New(cfg Config, log zerolog.Logger, reg *prometheus.Registry, checks *healt
 		ErrorHandler:            s.handleError,
 		ReadBufferSize:          16 << 10,
 	})
-	s.app.Use(newRequestMetrics(reg).handle)
-	s.app.Use(recover.New(recover.Config{
+}
+
+func (s *Server) recoverer() fiber.Handler {
+	return recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
 			s.log.Error().Str("route", c.Route().Path).Interface("panic", e).Msg("handler panicked")
 		},
-	}))
-	s.app.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
 	})
-	s.app.Get("/readyz", s.readyz)
-	s.app.Get("/metrics", adapt(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: false})))
-	return s
 }
+
+// NewDelegate builds an app for Delegate: the edge's limits, error format and request
+// metrics (by the delegate's own route templates).
+func (s *Server) NewDelegate() *fiber.App {
+	app := s.newApp()
+	app.Use(s.metrics.handleDelegated)
+	app.Use(s.recoverer())
+	return app
+}
+
+// Delegate serves every request under prefix with the handler get returns (an app from
+// NewDelegate, its Handler()). Routes that components add once the server listens live
+// there: Fiber fixes an app's routes when it starts serving. Until get returns a handler,
+// requests under prefix are answered 503 "starting". Routes of the edge's own app that
+// match first (registered before Delegate) keep their requests.
+func (s *Server) Delegate(prefix string, get func() fasthttp.RequestHandler) {
+	s.app.Use(prefix, func(c *fiber.Ctx) error {
+		h := get()
+		if h == nil {
+			err := NewError(fiber.StatusServiceUnavailable, "unavailable", "starting; retry")
+			err.RetryAfter = time.Second
+			return err
+		}
+		c.Locals(delegatedKey{}, true)
+		h(c.Context())
+		return nil
+	})
+}
+
+// delegatedKey marks a request a delegate answered (and counted).
+type delegatedKey struct{}
 
 func proxyHeader(trusted []string) string {
 	if len(trusted) > 0 {

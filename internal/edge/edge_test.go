@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/goleak"
 
 	"github.com/pilotx/dispatchhub/internal/edge"
@@ -98,4 +100,75 @@ func TestErrorFormat(t *testing.T) {
 	resp, body = get(t, "GET", base+"/healthz", "")
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.JSONEq(t, `{"status":"ok"}`, body)
+}
+
+func TestDelegate(t *testing.T) {
+	reg := metrics.NewRegistry()
+	s := edge.New(edge.Config{
+		Addr: "127.0.0.1:0", ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, IdleTimeout: time.Second,
+		BodyLimit: 1024, Concurrency: 64, ReadyzTimeout: time.Second,
+	}, zerolog.Nop(), reg, health.NewRegistry())
+	s.App().Get("/v1/own", func(c *fiber.Ctx) error { return c.SendString("own") })
+	var handler atomic.Pointer[fasthttp.RequestHandler]
+	s.Delegate("/v1", func() fasthttp.RequestHandler {
+		if h := handler.Load(); h != nil {
+			return *h
+		}
+		return nil
+	})
+	require.NoError(t, s.Listen())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, s.Shutdown(ctx))
+		require.NoError(t, <-done)
+	})
+	base := "http://" + s.Addr()
+
+	resp, body := get(t, "GET", base+"/v1/things/7", "")
+	assert.Equal(t, 503, resp.StatusCode, "not started yet")
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Contains(t, body, `"code":"unavailable"`)
+
+	d := s.NewDelegate()
+	d.Get("/v1/things/:id", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"id": c.Params("id")}) })
+	d.Get("/v1/limited", func(c *fiber.Ctx) error { return edge.NewError(429, "rate_limited", "slow down") })
+	h := d.Handler()
+	handler.Store(&h)
+
+	resp, body = get(t, "GET", base+"/v1/things/7", "")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.JSONEq(t, `{"id":"7"}`, body)
+	resp, body = get(t, "GET", base+"/v1/limited", "")
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.JSONEq(t, `{"error":{"code":"rate_limited","message":"slow down"}}`, body, "the edge's error format")
+	resp, body = get(t, "GET", base+"/v1/nothing", "")
+	assert.Equal(t, 404, resp.StatusCode)
+	assert.Contains(t, body, `"code":"not_found"`)
+	resp, body = get(t, "GET", base+"/v1/own", "")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "own", body, "the edge's own earlier routes keep their requests")
+
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	routes := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "dispatchhub_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" {
+					routes[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, 1.0, routes["/v1/things/:id"], "counted once, by the delegate's route: %v", routes)
+	assert.Equal(t, 1.0, routes["/v1/limited"])
+	assert.Equal(t, 1.0, routes["/v1/own"])
+	assert.Equal(t, 1.0, routes["/v1"], "the 503 before the delegate existed")
 }

@@ -43,6 +43,22 @@ func (m *requestMetrics) handle(c *fiber.Ctx) error {
 	m.inflight.Inc()
 	err := c.Next()
 	m.inflight.Dec()
+	if c.Locals(delegatedKey{}) != nil {
+		return err // the delegate counted it, by its own route
+	}
+	m.observe(c, start, err)
+	return err
+}
+
+// handleDelegated counts a delegate's requests (the edge's app keeps them in flight).
+func (m *requestMetrics) handleDelegated(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	m.observe(c, start, err)
+	return err
+}
+
+func (m *requestMetrics) observe(c *fiber.Ctx, start time.Time, err error) {
 	status := c.Response().StatusCode()
 	if err != nil {
 		// The error handler runs after the middleware chain; predict its status.
@@ -65,5 +81,4 @@ func (m *requestMetrics) handle(c *fiber.Ctx) error {
 	method := c.Method()
 	m.total.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
-	return err
 }

@@ -87,9 +87,17 @@ func NewDatabase(t testing.TB, migrated bool) Database {
 			return
 		}
 		defer c.Close(context.Background())
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("testenv: drop database %s: %v", name, err)
+		// FORCE ends the sessions the owner may end; the service role's sessions end with
+		// their pools, which a test may close a moment after its cleanup runs: retry until
+		// they are gone.
+		var err2 error
+		for attempt := 0; attempt < 40; attempt++ {
+			if _, err2 = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err2 == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
+		t.Errorf("testenv: drop database %s: %v", name, err2)
 	})
 
 	db := Database{Name: name, OwnerURL: withDatabase(admin, name, ""), AppURL: withDatabase(admin, name, appUser())}
