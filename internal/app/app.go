@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pilotx/dispatchhub/ingest"
@@ -42,6 +43,7 @@ type App struct {
 
 	realtime *realtime
 	ingest   atomic.Pointer[ingest.Edge]
+	api      atomic.Pointer[fasthttp.RequestHandler]
 	workers  workers
 	hs256    []byte // the HS256 secret tokens are verified with, when there is one
 
@@ -101,6 +103,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err == nil {
 		err = a.startIngest()
+	}
+	if err == nil {
+		err = a.startBackbone()
 	}
 	if err == nil {
 		if a.cfg.Dev {

@@ -23,6 +23,8 @@ func (a *App) mountRoutes() {
 	}
 	a.edge.App().Post("/v1/webhooks/:platform/:store_id", webhooks)
 	a.edge.App().Get("/v1/webhooks/:platform/:store_id", webhooks)
+	// The REST API (orders, drivers, dead letters) starts with the backbone.
+	a.edge.Delegate("/v1", a.apiHandler)
 }
 
 // startIngest builds the webhook edge and runs its workers (group commit, relay to INGEST,

@@ -133,3 +133,17 @@ func (rt *realtime) stop() error {
 	}
 	return err
 }
+
+// MQTTAddr is the address of a broker listener ("tcp", "ws", "tls", "wss") once the hub has
+// started, "" before or when that listener is off.
+func (a *App) MQTTAddr(listener string) string {
+	select {
+	case <-a.started:
+	default:
+		return ""
+	}
+	if a.realtime == nil {
+		return ""
+	}
+	return a.realtime.broker.Addr(listener)
+}

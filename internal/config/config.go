@@ -26,6 +26,9 @@ type Config struct {
 	Presence        Presence      `koanf:"presence"`
 	Location        Location      `koanf:"location"`
 	Ingest          Ingest        `koanf:"ingest"`
+	Intake          Intake        `koanf:"intake"`
+	Outbox          Outbox        `koanf:"outbox"`
+	Bridge          Bridge        `koanf:"bridge"`
 	Startup         Startup       `koanf:"startup"`
 	Runtime         Runtime       `koanf:"runtime"`
 }
@@ -159,6 +162,45 @@ type Startup struct {
 	RetryMax     time.Duration `koanf:"retry_max"`
 }
 
+// Intake configures order intake from INGEST: one durable consumer and worker pool per
+// platform.
+type Intake struct {
+	Workers       int           `koanf:"workers"`
+	Attempts      int           `koanf:"attempts"`
+	RetryDelay    time.Duration `koanf:"retry_delay"`
+	RetryDelayMax time.Duration `koanf:"retry_delay_max"`
+	AckWait       time.Duration `koanf:"ack_wait"`
+}
+
+// Backoff is the wait before each redelivery: RetryDelay, then four times the previous
+// wait, up to RetryDelayMax; the last wait repeats for later deliveries.
+func (i Intake) Backoff() []time.Duration {
+	var out []time.Duration
+	for d := i.RetryDelay; len(out) < max(i.Attempts-1, 1); d *= 4 {
+		if d >= i.RetryDelayMax {
+			out = append(out, i.RetryDelayMax)
+			break
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Outbox configures the relay of domain events to EVENTS.
+type Outbox struct {
+	PollInterval  time.Duration `koanf:"poll_interval"`
+	BatchMax      int           `koanf:"batch_max"`
+	Retention     time.Duration `koanf:"retention"`
+	PruneInterval time.Duration `koanf:"prune_interval"`
+}
+
+// Bridge configures the consumer that publishes EVENTS into the MQTT broker.
+type Bridge struct {
+	Durable string        `koanf:"durable"`
+	Batch   int           `koanf:"batch"`
+	AckWait time.Duration `koanf:"ack_wait"`
+}
+
 // Runtime tunes the Go runtime of serve. The GOGC and GOMEMLIMIT environment variables, when
 // set, win over these keys.
 type Runtime struct {
@@ -254,6 +296,9 @@ func Default() Config {
 			RetryInitial: 250 * time.Millisecond,
 			RetryMax:     10 * time.Second,
 		},
+		Intake:  Intake{Workers: 2, Attempts: 5, RetryDelay: time.Second, RetryDelayMax: 30 * time.Second, AckWait: 30 * time.Second},
+		Outbox:  Outbox{PollInterval: time.Second, BatchMax: 500, Retention: 24 * time.Hour, PruneInterval: time.Minute},
+		Bridge:  Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
 		Runtime: Runtime{GCPercent: 400},
 	}
 }

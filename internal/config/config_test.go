@@ -150,3 +150,9 @@ func FuzzParseByteSize(f *testing.F) {
 		}
 	})
 }
+
+func TestIntakeBackoff(t *testing.T) {
+	assert.Equal(t, []time.Duration{time.Second, 4 * time.Second, 16 * time.Second, 30 * time.Second}, Default().Intake.Backoff())
+	assert.Equal(t, []time.Duration{time.Second}, Intake{Attempts: 1, RetryDelay: time.Second, RetryDelayMax: time.Minute}.Backoff())
+	assert.Equal(t, []time.Duration{2 * time.Second}, Intake{Attempts: 3, RetryDelay: 2 * time.Second, RetryDelayMax: 2 * time.Second}.Backoff())
+}

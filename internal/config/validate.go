@@ -155,6 +155,20 @@ func (c *Config) Validate() error {
 
 	v.durationIn("startup.retry_initial", c.Startup.RetryInitial, time.Millisecond, time.Minute)
 	v.durationIn("startup.retry_max", c.Startup.RetryMax, c.Startup.RetryInitial, time.Hour)
+	v.intIn("intake.workers", c.Intake.Workers, 1, 64)
+	v.intIn("intake.attempts", c.Intake.Attempts, 1, 100)
+	v.durationIn("intake.retry_delay", c.Intake.RetryDelay, 10*time.Millisecond, time.Hour)
+	v.durationIn("intake.retry_delay_max", c.Intake.RetryDelayMax, c.Intake.RetryDelay, 24*time.Hour)
+	v.durationIn("intake.ack_wait", c.Intake.AckWait, time.Second, time.Hour)
+	v.durationIn("outbox.poll_interval", c.Outbox.PollInterval, 10*time.Millisecond, time.Hour)
+	v.intIn("outbox.batch_max", c.Outbox.BatchMax, 1, 10000)
+	v.durationIn("outbox.retention", c.Outbox.Retention, time.Minute, 365*24*time.Hour)
+	v.durationIn("outbox.prune_interval", c.Outbox.PruneInterval, time.Second, 24*time.Hour)
+	if !validDurable(c.Bridge.Durable) {
+		v.add("bridge.durable", "must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_'", c.Bridge.Durable)
+	}
+	v.intIn("bridge.batch", c.Bridge.Batch, 1, 10000)
+	v.durationIn("bridge.ack_wait", c.Bridge.AckWait, time.Second, time.Hour)
 	v.intIn("runtime.gc_percent", c.Runtime.GCPercent, -1, 10000)
 	if c.Runtime.MemoryLimit != 0 {
 		v.sizeIn("runtime.memory_limit", c.Runtime.MemoryLimit, 64*MiB, 1<<20*GiB)
@@ -243,4 +257,18 @@ func (v *validator) postgresURL(key, raw string, required bool) {
 		// Never echo a DSN: it may hold a password.
 		v.add(key, "must be a postgres://user:password@host:port/db URL", "a value that is not one")
 	}
+}
+
+// validDurable reports whether s can name a JetStream durable consumer.
+func validDurable(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }

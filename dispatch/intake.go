@@ -1,0 +1,511 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pilotx/dispatchhub/ingest"
+	"github.com/pilotx/dispatchhub/ingest/normalize"
+	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/dlq"
+	"github.com/pilotx/dispatchhub/internal/metrics"
+	"github.com/pilotx/dispatchhub/internal/outbox"
+	"github.com/pilotx/dispatchhub/internal/store"
+)
+
+// IntakeConfig configures order intake from INGEST.
+type IntakeConfig struct {
+	// Platforms gets one durable consumer and one worker pool each (bulkheads: a platform
+	// whose events fail or are slow cannot hold up the others).
+	Platforms []string
+	Workers   int             // per platform; default 2
+	Attempts  int             // deliveries of a message before it becomes a dead letter; default 5
+	Backoff   []time.Duration // wait before delivery n+1 (the last repeats); default 1s, 5s, 30s
+	AckWait   time.Duration   // a delivery not acknowledged within it is redelivered; default 30s
+}
+
+func (c *IntakeConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 5
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+}
+
+// inboxConsumer names intake in the inbox table.
+const inboxConsumer = "intake"
+
+// Intake turns the store events on INGEST into orders. Each message is applied in one tenant
+// transaction — the order upserted (an older update never overwrites a newer one), the audit
+// row, the domain event in the outbox, and the message id in the inbox — and acknowledged
+// (confirmed by the server) only after that commit. A redelivered message finds its inbox row
+// and changes nothing. A message that fails Attempts times becomes a dead letter and is
+// acknowledged.
+type Intake struct {
+	db  *store.DB
+	js  jetstream.JetStream
+	cfg IntakeConfig
+	log zerolog.Logger
+
+	outcomes *prometheus.CounterVec
+	duration prometheus.Histogram
+	lag      prometheus.Histogram
+}
+
+// NewIntake builds the intake; Run starts it.
+func NewIntake(db *store.DB, js jetstream.JetStream, cfg IntakeConfig, log zerolog.Logger, reg prometheus.Registerer) *Intake {
+	cfg.defaults()
+	in := &Intake{
+		db: db, js: js, cfg: cfg, log: log,
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "intake", Name: "messages_total",
+			Help: "INGEST messages handled by order intake, by platform and outcome: created, updated, cancelled, stale (older than the order), ignored (not about an order), duplicate (already applied), retried, dead_lettered.",
+		}, []string{"platform", "outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "intake", Name: "apply_seconds",
+			Help: "Time to apply one INGEST message (transaction and confirmed ack).", Buckets: metrics.LatencyBuckets,
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "intake", Name: "lag_seconds",
+			Help: "Time from a webhook's arrival to its effect committed.", Buckets: metrics.LatencyBuckets,
+		}),
+	}
+	reg.MustRegister(in.outcomes, in.duration, in.lag)
+	return in
+}
+
+// DurableName is the durable consumer of a platform's pool.
+func DurableName(platform string) string { return "intake-" + platform }
+
+// Run consumes until ctx ends.
+func (in *Intake) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(in.cfg.Platforms))
+	for _, p := range in.cfg.Platforms {
+		cons, err := in.js.CreateOrUpdateConsumer(ctx, bus.StreamIngest, jetstream.ConsumerConfig{
+			Durable:       DurableName(p),
+			Description:   "order intake for " + p,
+			FilterSubject: "ingest." + p + ".>",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       in.cfg.AckWait,
+			MaxDeliver:    -1, // the intake decides when a message is dead
+			MaxAckPending: in.cfg.Workers * 4,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return fmt.Errorf("intake consumer for %s: %w", p, err)
+		}
+		for range in.cfg.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := in.work(ctx, p, cons); err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// work fetches and applies messages one at a time until ctx ends.
+func (in *Intake) work(ctx context.Context, platform string, cons jetstream.Consumer) error {
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			in.log.Warn().Err(err).Str("platform", platform).Msg("intake: fetch failed; retrying")
+			sleep(ctx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			in.handle(ctx, platform, msg)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// permanent marks an error that no retry can fix (the message itself is bad).
+type permanent struct{ error }
+
+func (in *Intake) handle(ctx context.Context, platform string, msg jetstream.Msg) {
+	start := time.Now()
+	defer func() { in.duration.Observe(time.Since(start).Seconds()) }()
+	meta, _ := msg.Metadata()
+	attempt := 1
+	if meta != nil {
+		attempt = int(meta.NumDelivered)
+	}
+	var m ingest.Message
+	outcome, err := "", error(nil)
+	if jerr := json.Unmarshal(msg.Data(), &m); jerr != nil {
+		err = permanent{fmt.Errorf("message is not an ingest message: %w", jerr)}
+	} else {
+		outcome, err = in.apply(ctx, &m)
+	}
+	if err == nil {
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			// Committed but not acknowledged: the redelivery finds the inbox row.
+			in.log.Warn().Err(aerr).Str("id", m.ID).Msg("intake: ack not confirmed; a redelivery will be a no-op")
+		}
+		in.outcomes.WithLabelValues(platform, outcome).Inc()
+		if outcome != "duplicate" && !m.ReceivedAt.IsZero() {
+			in.lag.Observe(time.Since(m.ReceivedAt).Seconds())
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		_ = msg.Nak() // shutting down: someone else takes it
+		return
+	}
+	var perm permanent
+	if errors.As(err, &perm) || attempt >= in.cfg.Attempts {
+		in.deadLetter(ctx, platform, msg, &m, attempt, err)
+		return
+	}
+	delay := in.cfg.Backoff[min(attempt-1, len(in.cfg.Backoff)-1)]
+	in.log.Warn().Err(err).Str("platform", platform).Str("id", m.ID).Int("attempt", attempt).Dur("retry_in", delay).Msg("intake: apply failed; will retry")
+	in.outcomes.WithLabelValues(platform, "retried").Inc()
+	_ = msg.NakWithDelay(delay)
+}
+
+// deadLetter records msg in dead_letters under its tenant and acknowledges it. When even
+// that fails the message is left to be redelivered.
+func (in *Intake) deadLetter(ctx context.Context, platform string, msg jetstream.Msg, m *ingest.Message, attempts int, cause error) {
+	tenant := m.Tenant
+	if tenant == "" {
+		tenant = tenantOfSubject(msg.Subject())
+	}
+	now := time.Now().UTC()
+	msgID := m.ID
+	if msgID == "" {
+		msgID = msg.Headers().Get(jetstream.MsgIDHeader)
+	}
+	headers := map[string]string{}
+	for k, v := range msg.Headers() {
+		if len(v) > 0 && !strings.HasPrefix(k, "Nats-Batch-") {
+			headers[k] = v[0]
+		}
+	}
+	err := in.db.WithTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+		return dlq.Record(ctx, tx, dlq.DeadLetter{
+			Source: dlq.SourceIngest, Platform: platform, Subject: msg.Subject(), MessageID: msgID,
+			Payload: msg.Data(), Headers: headers, Error: cause.Error(), Attempts: attempts,
+			FirstFailedAt: now, LastFailedAt: now,
+		})
+	})
+	if err != nil {
+		in.log.Error().Err(err).AnErr("cause", cause).Str("subject", msg.Subject()).Msg("intake: dead letter not recorded; the message stays for redelivery")
+		_ = msg.NakWithDelay(in.cfg.Backoff[len(in.cfg.Backoff)-1])
+		return
+	}
+	in.log.Error().Err(cause).Str("platform", platform).Str("tenant", tenant).Str("id", msgID).Int("attempts", attempts).
+		Msg("intake: message moved to dead letters")
+	in.outcomes.WithLabelValues(platform, "dead_lettered").Inc()
+	_ = msg.DoubleAck(ctx)
+}
+
+// tenantOfSubject reads {tenant} from ingest.{platform}.{tenant}.
+func tenantOfSubject(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) == 3 {
+		return parts[2]
+	}
+	return ""
+}
+
+// apply runs the message's effects in one tenant transaction and says what they were.
+func (in *Intake) apply(ctx context.Context, m *ingest.Message) (string, error) {
+	if m.ID == "" || m.Tenant == "" || m.StoreID == "" {
+		return "", permanent{errors.New("ingest message without id, tenant or store")}
+	}
+	if m.NormalizeError != "" || len(m.Normalized) == 0 {
+		reason := m.NormalizeError
+		if reason == "" {
+			reason = "no normalised event"
+		}
+		return "", permanent{fmt.Errorf("not normalised: %s (the raw event is kept in inbound_events %s)", reason, m.ID)}
+	}
+	var ev normalize.NormalizedEvent
+	if err := json.Unmarshal(m.Normalized, &ev); err != nil {
+		return "", permanent{fmt.Errorf("normalised event unreadable: %w", err)}
+	}
+	if ev.Kind != normalize.Ignored && ev.ExternalID == "" {
+		return "", permanent{errors.New("normalised order event without external_id")}
+	}
+	var outcome string
+	err := in.db.WithTenantTx(ctx, m.Tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, inboxConsumer, m.ID)
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			outcome = "duplicate"
+			return nil
+		}
+		if ev.Kind == normalize.Ignored {
+			outcome = "ignored"
+			return nil
+		}
+		outcome, err = applyOrderEvent(ctx, tx, m, &ev)
+		return err
+	})
+	return outcome, err
+}
+
+// applyOrderEvent upserts the order of ev in tx and writes its audit row and domain event.
+func applyOrderEvent(ctx context.Context, tx pgx.Tx, m *ingest.Message, ev *normalize.NormalizedEvent) (string, error) {
+	cur, found, err := lockOrder(ctx, tx, m.StoreID, ev.ExternalID)
+	if err != nil {
+		return "", err
+	}
+	actor := "store:" + m.Platform
+	if !found {
+		o, err := insertStoreOrder(ctx, tx, m, ev)
+		if err != nil {
+			return "", err
+		}
+		if err := recordEvent(ctx, tx, EventOrderCreated, o, actor, nil); err != nil {
+			return "", err
+		}
+		if o.Status == StatusCancelled {
+			return "cancelled", recordEvent(ctx, tx, EventOrderCancelled, o, actor, nil)
+		}
+		return "created", nil
+	}
+	if isStale(cur, ev) {
+		// Audit only: an older update, or a repeat of what the order already has.
+		_, err := tx.Exec(ctx, `INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ('StaleUpdateIgnored', $1, $2, $3, $4, $5)`,
+			AggregateOrder, cur.ID, cur.Version, actor, map[string]any{"inbound_id": m.ID, "kind": ev.Kind, "source_updated_at": ev.SourceUpdatedAt, "source_version": ev.SourceVersion})
+		return "stale", err
+	}
+	next := cur
+	mergeOrder(&next, ev)
+	eventType, outcome := EventOrderUpdated, "updated"
+	if ev.Kind == normalize.OrderCancelled && cur.Status != StatusCancelled && cur.Status.CanCancel() == nil {
+		next.Status, next.CancelReason = StatusCancelled, "cancelled by the store"
+		eventType, outcome = EventOrderCancelled, "cancelled"
+	}
+	o, err := updateStoreOrder(ctx, tx, &next, m.ID)
+	if err != nil {
+		return "", err
+	}
+	var extra map[string]any
+	if eventType == EventOrderCancelled {
+		if extra, err = releaseAssignments(ctx, tx, o.ID); err != nil {
+			return "", err
+		}
+	}
+	return outcome, recordEvent(ctx, tx, eventType, o, actor, extra)
+}
+
+// lockOrder reads and locks the store's order with external ref ref.
+func lockOrder(ctx context.Context, tx pgx.Tx, storeID, ref string) (Order, bool, error) {
+	o, err := ScanOrder(tx.QueryRow(ctx, `SELECT `+OrderColumns+` FROM orders WHERE store_id = $1 AND external_ref = $2 FOR UPDATE`, storeID, ref))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("read order: %w", err)
+	}
+	return o, true, nil
+}
+
+// isStale reports whether ev is not newer than what cur already reflects: by the source's
+// version when both have one, else by the source's updated_at. An event without either is
+// applied (a platform that says nothing about order cannot be ordered).
+func isStale(cur Order, ev *normalize.NormalizedEvent) bool {
+	if ev.SourceVersion > 0 && cur.SourceVersion > 0 {
+		return ev.SourceVersion <= cur.SourceVersion
+	}
+	if !ev.SourceUpdatedAt.IsZero() && cur.SourceUpdatedAt != nil {
+		if ev.SourceUpdatedAt.Before(*cur.SourceUpdatedAt) {
+			return true
+		}
+		// The same instant: a cancellation still counts; anything else is a repeat.
+		return ev.SourceUpdatedAt.Equal(*cur.SourceUpdatedAt) && !(ev.Kind == normalize.OrderCancelled && cur.Status != StatusCancelled)
+	}
+	return false
+}
+
+// mergeOrder applies what ev carries to o; fields the event leaves out keep their value.
+func mergeOrder(o *Order, ev *normalize.NormalizedEvent) {
+	if ev.Pickup != nil {
+		o.Pickup = ev.Pickup
+	}
+	if ev.Dropoff != nil {
+		o.Dropoff = ev.Dropoff
+	}
+	if ev.Items != nil {
+		o.Items = ev.Items
+	}
+	if ev.Contact != nil {
+		o.Contact = ev.Contact
+	}
+	if ev.Totals != nil {
+		o.Totals = ev.Totals
+	}
+	if ev.Note != "" {
+		o.Note = ev.Note
+	}
+	if !ev.SourceUpdatedAt.IsZero() {
+		t := ev.SourceUpdatedAt.UTC()
+		o.SourceUpdatedAt = &t
+	}
+	if ev.SourceVersion > 0 {
+		o.SourceVersion = ev.SourceVersion
+	}
+}
+
+func insertStoreOrder(ctx context.Context, tx pgx.Tx, m *ingest.Message, ev *normalize.NormalizedEvent) (Order, error) {
+	o := Order{Status: StatusPending, Items: []normalize.Item{}}
+	mergeOrder(&o, ev)
+	if ev.Kind == normalize.OrderCancelled {
+		o.Status, o.CancelReason = StatusCancelled, "cancelled by the store"
+	}
+	if o.Pickup == nil || o.Pickup.Point == nil {
+		// The store's pickup point, when the payload has none.
+		var lat, lng *float64
+		if err := tx.QueryRow(ctx, `SELECT pickup_lat, pickup_lng FROM stores WHERE id = $1`, m.StoreID).Scan(&lat, &lng); err != nil {
+			return o, fmt.Errorf("read store: %w", err)
+		}
+		if lat != nil && lng != nil {
+			p := normalize.Address{}
+			if o.Pickup != nil {
+				p = *o.Pickup
+			}
+			p.Point = &normalize.Point{Lat: *lat, Lng: *lng}
+			o.Pickup = &p
+		}
+	}
+	pRaw, pLat, pLng := AddressColumns(o.Pickup)
+	dRaw, dLat, dLng := AddressColumns(o.Dropoff)
+	var sv *int64
+	if o.SourceVersion > 0 {
+		sv = &o.SourceVersion
+	}
+	o, err := ScanOrder(tx.QueryRow(ctx, `INSERT INTO orders (store_id, source, external_ref, status, pickup_address, pickup_lat, pickup_lng,
+			dropoff_address, dropoff_lat, dropoff_lng, items, contact, totals, note, cancel_reason, source_updated_at, source_version, last_inbound_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''), nullif($15, ''), $16, $17, $18)
+		RETURNING `+OrderColumns,
+		m.StoreID, m.Platform, ev.ExternalID, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng,
+		jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals), o.Note, o.CancelReason, o.SourceUpdatedAt, sv, m.ID))
+	if err != nil {
+		return o, fmt.Errorf("insert order: %w", err)
+	}
+	return o, nil
+}
+
+func updateStoreOrder(ctx context.Context, tx pgx.Tx, o *Order, inboundID string) (Order, error) {
+	pRaw, pLat, pLng := AddressColumns(o.Pickup)
+	dRaw, dLat, dLng := AddressColumns(o.Dropoff)
+	var sv *int64
+	if o.SourceVersion > 0 {
+		sv = &o.SourceVersion
+	}
+	out, err := ScanOrder(tx.QueryRow(ctx, `UPDATE orders SET status = $2, pickup_address = $3, pickup_lat = $4, pickup_lng = $5,
+			dropoff_address = $6, dropoff_lat = $7, dropoff_lng = $8, items = $9, contact = $10, totals = $11, note = nullif($12, ''),
+			cancel_reason = nullif($13, ''), source_updated_at = $14, source_version = $15, last_inbound_id = $16, version = version + 1
+		WHERE id = $1 RETURNING `+OrderColumns,
+		o.ID, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng, jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals),
+		o.Note, o.CancelReason, o.SourceUpdatedAt, sv, inboundID))
+	if err != nil {
+		return out, fmt.Errorf("update order: %w", err)
+	}
+	return out, nil
+}
+
+// releaseAssignments cancels the open assignments of a cancelled order and returns, for the
+// event, the driver who had it (so that the driver's app is told).
+func releaseAssignments(ctx context.Context, tx pgx.Tx, orderID string) (map[string]any, error) {
+	var driver *string
+	err := tx.QueryRow(ctx, `WITH c AS (
+			UPDATE assignments SET status = 'cancelled', reason = 'order cancelled', responded_at = coalesce(responded_at, now())
+			WHERE order_id = $1 AND status IN ('offered', 'accepted') RETURNING driver_id, status)
+		SELECT (SELECT driver_id FROM c ORDER BY driver_id LIMIT 1)`, orderID).Scan(&driver)
+	if err != nil {
+		return nil, fmt.Errorf("release assignments: %w", err)
+	}
+	if driver == nil {
+		return nil, nil
+	}
+	return map[string]any{"driver_id": *driver}, nil
+}
+
+// recordEvent appends the audit row and enqueues the domain event of o, whose payload is the
+// order as it now is (plus extra fields, such as the driver to tell).
+func recordEvent(ctx context.Context, tx pgx.Tx, eventType string, o Order, actor string, extra map[string]any) error {
+	payload, err := orderPayload(o, extra)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
+		eventType, AggregateOrder, o.ID, o.Version, actor, payload); err != nil {
+		return fmt.Errorf("audit %s: %w", eventType, err)
+	}
+	if _, err := outbox.Enqueue(ctx, tx, outbox.Event{
+		Type: eventType, AggregateType: AggregateOrder, AggregateID: o.ID, Version: o.Version, Payload: payload,
+	}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// orderPayload is the JSON of o with extra top-level fields.
+func orderPayload(o Order, extra map[string]any) (json.RawMessage, error) {
+	raw, err := json.Marshal(o)
+	if err != nil || len(extra) == 0 {
+		return raw, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+func jsonOf(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// jsonOrNil is the JSON of a pointer, or SQL NULL for a nil one.
+func jsonOrNil[T any](v *T) []byte {
+	if v == nil {
+		return nil
+	}
+	return jsonOf(v)
+}
