@@ -28,7 +28,7 @@ type IntakeConfig struct {
 	// Platforms gets one durable consumer and one worker pool each (bulkheads: a platform
 	// whose events fail or are slow cannot hold up the others).
 	Platforms []string
-	Workers   int             // per platform; default 2
+	Workers   int             // per platform; default 4
 	Attempts  int             // deliveries of a message before it becomes a dead letter; default 5
 	Backoff   []time.Duration // wait before delivery n+1 (the last repeats); default 1s, 5s, 30s
 	AckWait   time.Duration   // a delivery not acknowledged within it is redelivered; default 30s
@@ -36,7 +36,7 @@ type IntakeConfig struct {
 
 func (c *IntakeConfig) defaults() {
 	if c.Workers <= 0 {
-		c.Workers = 2
+		c.Workers = 4
 	}
 	if c.Attempts <= 0 {
 		c.Attempts = 5
@@ -97,7 +97,6 @@ func DurableName(platform string) string { return "intake-" + platform }
 // Run consumes until ctx ends.
 func (in *Intake) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(in.cfg.Platforms))
 	for _, p := range in.cfg.Platforms {
 		cons, err := in.js.CreateOrUpdateConsumer(ctx, bus.StreamIngest, jetstream.ConsumerConfig{
 			Durable:       DurableName(p),
@@ -106,44 +105,89 @@ func (in *Intake) Run(ctx context.Context) error {
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       in.cfg.AckWait,
 			MaxDeliver:    -1, // the intake decides when a message is dead
-			MaxAckPending: in.cfg.Workers * 4,
+			MaxAckPending: in.cfg.Workers * groupMax * 2,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 		})
 		if err != nil {
 			return fmt.Errorf("intake consumer for %s: %w", p, err)
 		}
+		msgs := make(chan jetstream.Msg, in.cfg.Workers*groupMax)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(msgs)
+			in.read(ctx, p, cons, msgs)
+		}()
 		for range in.cfg.Workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := in.work(ctx, p, cons); err != nil {
-					errs <- err
-				}
+				in.work(ctx, p, msgs)
 			}()
 		}
 	}
 	wg.Wait()
-	close(errs)
-	return <-errs
+	return nil
 }
 
-// work fetches and applies messages one at a time until ctx ends.
-func (in *Intake) work(ctx context.Context, platform string, cons jetstream.Consumer) error {
+// groupMax is the most messages a worker applies in one transaction.
+const groupMax = 32
+
+// read pulls the platform's messages into msgs until ctx ends.
+func (in *Intake) read(ctx context.Context, platform string, cons jetstream.Consumer, msgs chan<- jetstream.Msg) {
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		it, err := cons.Messages(jetstream.PullMaxMessages(cap(msgs)), jetstream.PullExpiry(5*time.Second))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			in.log.Warn().Err(err).Str("platform", platform).Msg("intake: fetch failed; retrying")
+			in.log.Warn().Err(err).Str("platform", platform).Msg("intake: cannot consume; retrying")
 			sleep(ctx, time.Second)
 			continue
 		}
-		for msg := range batch.Messages() {
-			in.handle(ctx, platform, msg)
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					in.log.Warn().Err(err).Str("platform", platform).Msg("intake: consuming failed; resuming")
+					sleep(ctx, time.Second)
+				}
+				break
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				_ = msg.Nak()
+			}
 		}
+		stop()
+		it.Stop()
 	}
-	return nil
+}
+
+// work applies what read hands over, several messages per transaction when they queue up.
+func (in *Intake) work(ctx context.Context, platform string, msgs <-chan jetstream.Msg) {
+	group := make([]jetstream.Msg, 0, groupMax)
+	for msg := range msgs {
+		group = append(group[:0], msg)
+	gather:
+		for len(group) < groupMax {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break gather
+				}
+				group = append(group, m)
+			default:
+				break gather
+			}
+		}
+		if ctx.Err() != nil {
+			for _, m := range group {
+				_ = m.Nak() // shutting down: someone else takes them
+			}
+			continue
+		}
+		in.handleGroup(ctx, platform, group)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -158,45 +202,119 @@ func sleep(ctx context.Context, d time.Duration) {
 // permanent marks an error that no retry can fix (the message itself is bad).
 type permanent struct{ error }
 
-func (in *Intake) handle(ctx context.Context, platform string, msg jetstream.Msg) {
+// delivery is a message being applied.
+type delivery struct {
+	msg     jetstream.Msg
+	m       ingest.Message
+	ev      normalize.NormalizedEvent
+	attempt int
+	outcome string
+	err     error
+}
+
+// handleGroup applies a group of messages: those of one tenant together in one transaction
+// (their effects commit or fail together, each message's as a whole, and each is
+// acknowledged only after the commit); when that transaction fails, each message is applied
+// alone, so that only the failing one is retried or dead-lettered.
+func (in *Intake) handleGroup(ctx context.Context, platform string, group []jetstream.Msg) {
 	start := time.Now()
-	defer func() { in.duration.Observe(time.Since(start).Seconds()) }()
-	meta, _ := msg.Metadata()
-	attempt := 1
-	if meta != nil {
-		attempt = int(meta.NumDelivered)
-	}
-	var m ingest.Message
-	outcome, err := "", error(nil)
-	if jerr := json.Unmarshal(msg.Data(), &m); jerr != nil {
-		err = permanent{fmt.Errorf("message is not an ingest message: %w", jerr)}
-	} else {
-		outcome, err = in.apply(ctx, &m)
-	}
-	if err == nil {
-		if aerr := msg.DoubleAck(ctx); aerr != nil {
-			// Committed but not acknowledged: the redelivery finds the inbox row.
-			in.log.Warn().Err(aerr).Str("id", m.ID).Msg("intake: ack not confirmed; a redelivery will be a no-op")
+	byTenant := map[string][]*delivery{}
+	var tenants []string
+	for _, msg := range group {
+		d := &delivery{msg: msg, attempt: 1}
+		if meta, err := msg.Metadata(); err == nil {
+			d.attempt = int(meta.NumDelivered)
 		}
-		in.outcomes.WithLabelValues(platform, outcome).Inc()
-		if outcome != "duplicate" && !m.ReceivedAt.IsZero() {
-			in.lag.Observe(time.Since(m.ReceivedAt).Seconds())
+		if d.err = decode(msg, &d.m, &d.ev); d.err != nil {
+			in.settle(ctx, platform, d)
+			continue
+		}
+		if _, ok := byTenant[d.m.Tenant]; !ok {
+			tenants = append(tenants, d.m.Tenant)
+		}
+		byTenant[d.m.Tenant] = append(byTenant[d.m.Tenant], d)
+	}
+	for _, tenant := range tenants {
+		ds := byTenant[tenant]
+		err := in.db.WithTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+			for _, d := range ds {
+				var err error
+				if d.outcome, err = in.applyIn(ctx, tx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && len(ds) > 1 {
+			for _, d := range ds { // alone, so that one bad message does not hold up the rest
+				d.err = in.db.WithTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+					var err error
+					d.outcome, err = in.applyIn(ctx, tx, d)
+					return err
+				})
+				in.settle(ctx, platform, d)
+			}
+			continue
+		}
+		for _, d := range ds {
+			d.err = err
+			in.settle(ctx, platform, d)
+		}
+	}
+	in.duration.Observe(time.Since(start).Seconds() / float64(len(group)))
+}
+
+// settle acknowledges an applied message (confirmed by the server), or has a failed one
+// redelivered later or dead-lettered.
+func (in *Intake) settle(ctx context.Context, platform string, d *delivery) {
+	if d.err == nil {
+		if aerr := d.msg.DoubleAck(ctx); aerr != nil {
+			// Committed but not acknowledged: the redelivery finds the inbox row.
+			in.log.Warn().Err(aerr).Str("id", d.m.ID).Msg("intake: ack not confirmed; a redelivery will be a no-op")
+		}
+		in.outcomes.WithLabelValues(platform, d.outcome).Inc()
+		if d.outcome != "duplicate" && !d.m.ReceivedAt.IsZero() {
+			in.lag.Observe(time.Since(d.m.ReceivedAt).Seconds())
 		}
 		return
 	}
 	if ctx.Err() != nil {
-		_ = msg.Nak() // shutting down: someone else takes it
+		_ = d.msg.Nak() // shutting down: someone else takes it
 		return
 	}
 	var perm permanent
-	if errors.As(err, &perm) || attempt >= in.cfg.Attempts {
-		in.deadLetter(ctx, platform, msg, &m, attempt, err)
+	if errors.As(d.err, &perm) || d.attempt >= in.cfg.Attempts {
+		in.deadLetter(ctx, platform, d.msg, &d.m, d.attempt, d.err)
 		return
 	}
-	delay := in.cfg.Backoff[min(attempt-1, len(in.cfg.Backoff)-1)]
-	in.log.Warn().Err(err).Str("platform", platform).Str("id", m.ID).Int("attempt", attempt).Dur("retry_in", delay).Msg("intake: apply failed; will retry")
+	delay := in.cfg.Backoff[min(d.attempt-1, len(in.cfg.Backoff)-1)]
+	in.log.Warn().Err(d.err).Str("platform", platform).Str("id", d.m.ID).Int("attempt", d.attempt).Dur("retry_in", delay).Msg("intake: apply failed; will retry")
 	in.outcomes.WithLabelValues(platform, "retried").Inc()
-	_ = msg.NakWithDelay(delay)
+	_ = d.msg.NakWithDelay(delay)
+}
+
+// decode reads an INGEST message and its normalised event; its errors are permanent.
+func decode(msg jetstream.Msg, m *ingest.Message, ev *normalize.NormalizedEvent) error {
+	if err := json.Unmarshal(msg.Data(), m); err != nil {
+		return permanent{fmt.Errorf("message is not an ingest message: %w", err)}
+	}
+	if m.ID == "" || m.Tenant == "" || m.StoreID == "" {
+		return permanent{errors.New("ingest message without id, tenant or store")}
+	}
+	if m.NormalizeError != "" || len(m.Normalized) == 0 {
+		reason := m.NormalizeError
+		if reason == "" {
+			reason = "no normalised event"
+		}
+		return permanent{fmt.Errorf("not normalised: %s (the raw event is kept in inbound_events %s)", reason, m.ID)}
+	}
+	if err := json.Unmarshal(m.Normalized, ev); err != nil {
+		return permanent{fmt.Errorf("normalised event unreadable: %w", err)}
+	}
+	if ev.Kind != normalize.Ignored && ev.ExternalID == "" {
+		return permanent{errors.New("normalised order event without external_id")}
+	}
+	return nil
 }
 
 // deadLetter records msg in dead_letters under its tenant and acknowledges it. When even
@@ -244,43 +362,20 @@ func tenantOfSubject(subject string) string {
 	return ""
 }
 
-// apply runs the message's effects in one tenant transaction and says what they were.
-func (in *Intake) apply(ctx context.Context, m *ingest.Message) (string, error) {
-	if m.ID == "" || m.Tenant == "" || m.StoreID == "" {
-		return "", permanent{errors.New("ingest message without id, tenant or store")}
+// applyIn runs one message's effects in tx (its tenant's transaction) and says what they
+// were.
+func (in *Intake) applyIn(ctx context.Context, tx pgx.Tx, d *delivery) (string, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, inboxConsumer, d.m.ID)
+	if err != nil {
+		return "", fmt.Errorf("inbox: %w", err)
 	}
-	if m.NormalizeError != "" || len(m.Normalized) == 0 {
-		reason := m.NormalizeError
-		if reason == "" {
-			reason = "no normalised event"
-		}
-		return "", permanent{fmt.Errorf("not normalised: %s (the raw event is kept in inbound_events %s)", reason, m.ID)}
+	if tag.RowsAffected() == 0 {
+		return "duplicate", nil
 	}
-	var ev normalize.NormalizedEvent
-	if err := json.Unmarshal(m.Normalized, &ev); err != nil {
-		return "", permanent{fmt.Errorf("normalised event unreadable: %w", err)}
+	if d.ev.Kind == normalize.Ignored {
+		return "ignored", nil
 	}
-	if ev.Kind != normalize.Ignored && ev.ExternalID == "" {
-		return "", permanent{errors.New("normalised order event without external_id")}
-	}
-	var outcome string
-	err := in.db.WithTenantTx(ctx, m.Tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, inboxConsumer, m.ID)
-		if err != nil {
-			return fmt.Errorf("inbox: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			outcome = "duplicate"
-			return nil
-		}
-		if ev.Kind == normalize.Ignored {
-			outcome = "ignored"
-			return nil
-		}
-		outcome, err = applyOrderEvent(ctx, tx, m, &ev)
-		return err
-	})
-	return outcome, err
+	return applyOrderEvent(ctx, tx, &d.m, &d.ev)
 }
 
 // applyOrderEvent upserts the order of ev in tx and writes its audit row and domain event.

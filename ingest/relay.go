@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,7 @@ type relay struct {
 	lag       prometheus.Histogram
 	backlog   prometheus.Gauge
 	batches   *prometheus.CounterVec
+	marking   sync.WaitGroup // the fast path's mark in flight
 }
 
 func newRelay(db *store.DB, js jetstream.JetStream, poll time.Duration, log zerolog.Logger, reg prometheus.Registerer) *relay {
@@ -105,6 +107,7 @@ func (rl *relay) run(ctx context.Context) error {
 	defer ticker.Stop()
 	batch := make([]Message, 0, 512)
 	rl.pollOnce(ctx) // whatever an earlier process left unpublished
+	defer rl.marking.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,8 +123,9 @@ func (rl *relay) run(ctx context.Context) error {
 					break gather
 				}
 			}
-			rl.publish(ctx, batch)
+			rl.markAsync(ctx, rl.send(ctx, batch))
 		case <-ticker.C:
+			rl.marking.Wait()
 			rl.pollOnce(ctx)
 		}
 	}
@@ -169,9 +173,14 @@ func (rl *relay) pollOnce(ctx context.Context) {
 	}
 }
 
-// publish sends msgs asynchronously, waits for JetStream's acks and marks the acknowledged ones
-// published. It returns how many were marked.
+// publish sends msgs, waits for JetStream's acks and marks the acknowledged ones published.
+// It returns how many were marked.
 func (rl *relay) publish(ctx context.Context, msgs []Message) int {
+	return rl.mark(ctx, rl.send(ctx, msgs))
+}
+
+// send publishes msgs and returns the ids JetStream acknowledged.
+func (rl *relay) send(ctx context.Context, msgs []Message) []string {
 	type pending struct {
 		id  string
 		at  time.Time
@@ -241,9 +250,28 @@ func (rl *relay) publish(ctx context.Context, msgs []Message) int {
 		}
 	}
 	if ctx.Err() != nil {
-		return 0
+		return nil
 	}
+	return ids
+}
+
+// markAsync marks ids published on a goroutine of its own, so that the fast path publishes
+// the next batch meanwhile; one mark runs at a time.
+func (rl *relay) markAsync(ctx context.Context, ids []string) {
+	rl.marking.Wait()
 	if len(ids) == 0 {
+		return
+	}
+	rl.marking.Add(1)
+	go func() {
+		defer rl.marking.Done()
+		rl.mark(ctx, ids)
+	}()
+}
+
+// mark records ids as published and returns how many it marked.
+func (rl *relay) mark(ctx context.Context, ids []string) int {
+	if ctx.Err() != nil || len(ids) == 0 {
 		return 0
 	}
 	// The mark is committed without waiting for the disk: lost in a crash (at most the last

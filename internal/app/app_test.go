@@ -68,7 +68,7 @@ type hub struct {
 
 // testConfig points a hub at a fresh database (optionally through pgHost), the test Redis and
 // an embedded NATS server on a random port.
-func testConfig(t *testing.T, db testenv.Database, pgHost string) config.Config {
+func testConfig(t testing.TB, db testenv.Database, pgHost string) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Port = testenv.FreePort(t)
@@ -91,7 +91,7 @@ func testConfig(t *testing.T, db testenv.Database, pgHost string) config.Config 
 	return cfg
 }
 
-func start(t *testing.T, cfg config.Config) *hub {
+func start(t testing.TB, cfg config.Config) *hub {
 	t.Helper()
 	h := &hub{cfg: cfg, logs: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1)}
 	log := zerolog.New(h.logs).With().Timestamp().Logger()
@@ -111,7 +111,7 @@ func start(t *testing.T, cfg config.Config) *hub {
 	return h
 }
 
-func (h *hub) stop(t *testing.T) {
+func (h *hub) stop(t testing.TB) {
 	if h.cancel == nil {
 		return
 	}
@@ -126,7 +126,7 @@ func (h *hub) stop(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-func (h *hub) waitStarted(t *testing.T) {
+func (h *hub) waitStarted(t testing.TB) {
 	t.Helper()
 	select {
 	case <-h.app.Started():

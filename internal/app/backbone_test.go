@@ -34,14 +34,14 @@ const shopSecret = "backbone-test-shop-secret"
 // webhooks, watch MQTT and call the REST API.
 type backbone struct {
 	*hub
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	dbInfo testenv.Database
 	store  store.Store
 	signer *auth.Signer
 }
 
-func startBackbone(t *testing.T, tweak func(*config.Config)) *backbone {
+func startBackbone(t testing.TB, tweak func(*config.Config)) *backbone {
 	t.Helper()
 	info := testenv.NewDatabase(t, true)
 	cfg := testConfig(t, info, "")
@@ -58,7 +58,7 @@ func startBackbone(t *testing.T, tweak func(*config.Config)) *backbone {
 		_, err = db.CreateTenant(ctx, tenant, tenant)
 		require.NoError(t, err)
 	}
-	t.Setenv("DH_BACKBONE_SHOP_SECRET", shopSecret)
+	t.Setenv("DH_BACKBONE_SHOP_SECRET", shopSecret) // testing.B has Setenv too
 	s, err := db.AddStore(ctx, store.Store{TenantID: "acme", Platform: "shopify", Name: "Acme", SecretRefs: []string{"env:DH_BACKBONE_SHOP_SECRET"},
 		Pickup: &store.LatLng{Lat: 38.72, Lng: -9.14}})
 	require.NoError(t, err)

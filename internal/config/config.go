@@ -296,7 +296,7 @@ func Default() Config {
 			RetryInitial: 250 * time.Millisecond,
 			RetryMax:     10 * time.Second,
 		},
-		Intake:  Intake{Workers: 2, Attempts: 5, RetryDelay: time.Second, RetryDelayMax: 30 * time.Second, AckWait: 30 * time.Second},
+		Intake:  Intake{Workers: 4, Attempts: 5, RetryDelay: time.Second, RetryDelayMax: 30 * time.Second, AckWait: 30 * time.Second},
 		Outbox:  Outbox{PollInterval: time.Second, BatchMax: 500, Retention: 24 * time.Hour, PruneInterval: time.Minute},
 		Bridge:  Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
 		Runtime: Runtime{GCPercent: 400},
