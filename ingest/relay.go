@@ -204,7 +204,7 @@ func (rl *relay) send(ctx context.Context, msgs []Message) []string {
 	var single []int // indexes of messages to publish one by one
 	for lo := 0; lo < len(encoded); lo += bus.AtomicBatchMax {
 		hi := min(lo+bus.AtomicBatchMax, len(encoded))
-		if hi-lo < 2 {
+		if hi-lo < bus.AtomicBatchMin {
 			for i := lo; i < hi; i++ {
 				single = append(single, i)
 			}

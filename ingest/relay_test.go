@@ -52,13 +52,13 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 
 	// A replay after a crash: the batch holds messages already in the stream. The server
 	// refuses the whole batch; the relay publishes one by one and the copies are dropped.
-	assert.Equal(t, 20, rl.publish(ctx, msgs(590, 610)))
-	assert.Equal(t, uint64(610), stored(), "each message once")
+	assert.Equal(t, 40, rl.publish(ctx, msgs(590, 630)))
+	assert.Equal(t, uint64(630), stored(), "each message once")
 	assert.Equal(t, 1.0, testutil.ToFloat64(rl.batches.WithLabelValues("refused")))
 
 	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, bus.StreamIngest, jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
 	require.NoError(t, err)
-	batch, err := cons.FetchNoWait(610)
+	batch, err := cons.FetchNoWait(630)
 	require.NoError(t, err)
 	n := 0
 	batchIDs := map[string]int{}
@@ -67,7 +67,13 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 		batchIDs[m.Headers().Get(bus.BatchIDHeader)]++
 		n++
 	}
-	assert.Equal(t, 610, n)
+	assert.Equal(t, 630, n)
 	assert.Len(t, batchIDs, 3, "two atomic batches, then messages published alone")
-	assert.Equal(t, 10, batchIDs[""])
+	assert.Equal(t, 30, batchIDs[""])
+
+	// A short run is not worth an atomic batch: published message by message.
+	assert.Equal(t, 5, rl.publish(ctx, msgs(630, 635)))
+	assert.Equal(t, uint64(635), stored())
+	assert.Equal(t, 2.0, testutil.ToFloat64(rl.batches.WithLabelValues("stored")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(rl.batches.WithLabelValues("refused")))
 }

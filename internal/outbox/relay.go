@@ -403,7 +403,7 @@ func (r *Relay) publish(ctx context.Context, rows []row, acked func(ids []string
 			break
 		}
 		ids := make([]string, 0, len(chunk))
-		if len(chunk) >= 2 {
+		if len(chunk) >= bus.AtomicBatchMin {
 			err := bus.PublishAtomic(ctx, r.js.Conn(), chunk)
 			if err == nil {
 				r.batches.WithLabelValues("stored").Inc()
