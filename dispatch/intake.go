@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -236,10 +237,10 @@ func (in *Intake) handleGroup(ctx context.Context, platform string, group []jets
 	}
 	for _, tenant := range tenants {
 		ds := byTenant[tenant]
-		err := in.db.WithTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+		err := in.db.WithTenantPipeline(ctx, tenant, func(p *store.Pipeline) error {
 			for _, d := range ds {
 				var err error
-				if d.outcome, err = in.applyIn(ctx, tx, d); err != nil {
+				if d.outcome, err = in.applyIn(ctx, p, d); err != nil {
 					return err
 				}
 			}
@@ -247,9 +248,9 @@ func (in *Intake) handleGroup(ctx context.Context, platform string, group []jets
 		})
 		if err != nil && len(ds) > 1 {
 			for _, d := range ds { // alone, so that one bad message does not hold up the rest
-				d.err = in.db.WithTenantTx(ctx, tenant, func(tx pgx.Tx) error {
+				d.err = in.db.WithTenantPipeline(ctx, tenant, func(p *store.Pipeline) error {
 					var err error
-					d.outcome, err = in.applyIn(ctx, tx, d)
+					d.outcome, err = in.applyIn(ctx, p, d)
 					return err
 				})
 				in.settle(ctx, platform, d)
@@ -362,78 +363,88 @@ func tenantOfSubject(subject string) string {
 	return ""
 }
 
-// applyIn runs one message's effects in tx (its tenant's transaction) and says what they
-// were.
-func (in *Intake) applyIn(ctx context.Context, tx pgx.Tx, d *delivery) (string, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, inboxConsumer, d.m.ID)
+// applyIn runs one message's effects in p (its tenant's transaction) and says what they
+// were. Its reads take one round trip; its writes leave with the next one (the next
+// message's reads, or the commit).
+func (in *Intake) applyIn(ctx context.Context, p *store.Pipeline, d *delivery) (string, error) {
+	var (
+		fresh      bool
+		now        time.Time
+		cur        Order
+		found      bool
+		pLat, pLng *float64
+	)
+	err := p.Round(ctx, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, inboxConsumer, d.m.ID)
+		b.Queue(`SELECT now()`)
+		b.Queue(`SELECT `+OrderColumns+` FROM orders WHERE store_id = $1 AND external_ref = $2 FOR UPDATE`, d.m.StoreID, d.ev.ExternalID)
+		b.Queue(`SELECT pickup_lat, pickup_lng FROM stores WHERE id = $1`, d.m.StoreID)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		fresh = tag.RowsAffected() == 1
+		if err := br.QueryRow().Scan(&now); err != nil {
+			return err
+		}
+		cur, err = ScanOrder(br.QueryRow())
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // a new order
+		case err != nil:
+			return fmt.Errorf("read order: %w", err)
+		default:
+			found = true
+		}
+		if err := br.QueryRow().Scan(&pLat, &pLng); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read store: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("inbox: %w", err)
+		return "", err
 	}
-	if tag.RowsAffected() == 0 {
+	if !fresh {
 		return "duplicate", nil
 	}
 	if d.ev.Kind == normalize.Ignored {
 		return "ignored", nil
 	}
-	return applyOrderEvent(ctx, tx, &d.m, &d.ev)
-}
-
-// applyOrderEvent upserts the order of ev in tx and writes its audit row and domain event.
-func applyOrderEvent(ctx context.Context, tx pgx.Tx, m *ingest.Message, ev *normalize.NormalizedEvent) (string, error) {
-	cur, found, err := lockOrder(ctx, tx, m.StoreID, ev.ExternalID)
-	if err != nil {
-		return "", err
-	}
-	actor := "store:" + m.Platform
+	actor := "store:" + d.m.Platform
+	now = now.UTC()
 	if !found {
-		o, err := insertStoreOrder(ctx, tx, m, ev)
-		if err != nil {
-			return "", err
-		}
-		if err := recordEvent(ctx, tx, EventOrderCreated, o, actor, nil); err != nil {
+		o := newStoreOrder(&d.m, &d.ev, now, pLat, pLng)
+		queueInsertOrder(p, &o, d.m.ID)
+		if err := queueEvent(p, EventOrderCreated, o, actor, nil); err != nil {
 			return "", err
 		}
 		if o.Status == StatusCancelled {
-			return "cancelled", recordEvent(ctx, tx, EventOrderCancelled, o, actor, nil)
+			return "cancelled", queueEvent(p, EventOrderCancelled, o, actor, nil)
 		}
 		return "created", nil
 	}
-	if isStale(cur, ev) {
+	if isStale(cur, &d.ev) {
 		// Audit only: an older update, or a repeat of what the order already has.
-		_, err := tx.Exec(ctx, `INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ('StaleUpdateIgnored', $1, $2, $3, $4, $5)`,
-			AggregateOrder, cur.ID, cur.Version, actor, map[string]any{"inbound_id": m.ID, "kind": ev.Kind, "source_updated_at": ev.SourceUpdatedAt, "source_version": ev.SourceVersion})
-		return "stale", err
+		p.Queue(`INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ('StaleUpdateIgnored', $1, $2, $3, $4, $5)`,
+			AggregateOrder, cur.ID, cur.Version, actor, map[string]any{"inbound_id": d.m.ID, "kind": d.ev.Kind, "source_updated_at": d.ev.SourceUpdatedAt, "source_version": d.ev.SourceVersion})
+		return "stale", nil
 	}
 	next := cur
-	mergeOrder(&next, ev)
+	mergeOrder(&next, &d.ev)
 	eventType, outcome := EventOrderUpdated, "updated"
-	if ev.Kind == normalize.OrderCancelled && cur.Status != StatusCancelled && cur.Status.CanCancel() == nil {
+	if d.ev.Kind == normalize.OrderCancelled && cur.Status != StatusCancelled && cur.Status.CanCancel() == nil {
 		next.Status, next.CancelReason = StatusCancelled, "cancelled by the store"
 		eventType, outcome = EventOrderCancelled, "cancelled"
 	}
-	o, err := updateStoreOrder(ctx, tx, &next, m.ID)
-	if err != nil {
-		return "", err
-	}
+	next.Version, next.UpdatedAt = cur.Version+1, now
+	queueUpdateOrder(p, &next, d.m.ID)
 	var extra map[string]any
 	if eventType == EventOrderCancelled {
-		if extra, err = releaseAssignments(ctx, tx, o.ID); err != nil {
+		if extra, err = releaseAssignments(ctx, p, next.ID); err != nil {
 			return "", err
 		}
 	}
-	return outcome, recordEvent(ctx, tx, eventType, o, actor, extra)
-}
-
-// lockOrder reads and locks the store's order with external ref ref.
-func lockOrder(ctx context.Context, tx pgx.Tx, storeID, ref string) (Order, bool, error) {
-	o, err := ScanOrder(tx.QueryRow(ctx, `SELECT `+OrderColumns+` FROM orders WHERE store_id = $1 AND external_ref = $2 FOR UPDATE`, storeID, ref))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return o, false, nil
-	}
-	if err != nil {
-		return o, false, fmt.Errorf("read order: %w", err)
-	}
-	return o, true, nil
+	return outcome, queueEvent(p, eventType, next, actor, extra)
 }
 
 // isStale reports whether ev is not newer than what cur already reflects: by the source's
@@ -482,72 +493,77 @@ func mergeOrder(o *Order, ev *normalize.NormalizedEvent) {
 	}
 }
 
-func insertStoreOrder(ctx context.Context, tx pgx.Tx, m *ingest.Message, ev *normalize.NormalizedEvent) (Order, error) {
-	o := Order{Status: StatusPending, Items: []normalize.Item{}}
+// newStoreOrder is the order a store event creates, as its row will read: its id is made
+// here, and its times are the transaction's (now), as the columns' defaults would be.
+func newStoreOrder(m *ingest.Message, ev *normalize.NormalizedEvent, now time.Time, pLat, pLng *float64) Order {
+	o := Order{ID: uuid.NewString(), Tenant: m.Tenant, StoreID: m.StoreID, Source: m.Platform, ExternalRef: ev.ExternalID,
+		Status: StatusPending, Items: []normalize.Item{}, Version: 1, CreatedAt: now, UpdatedAt: now}
 	mergeOrder(&o, ev)
 	if ev.Kind == normalize.OrderCancelled {
 		o.Status, o.CancelReason = StatusCancelled, "cancelled by the store"
 	}
-	if o.Pickup == nil || o.Pickup.Point == nil {
+	if (o.Pickup == nil || o.Pickup.Point == nil) && pLat != nil && pLng != nil {
 		// The store's pickup point, when the payload has none.
-		var lat, lng *float64
-		if err := tx.QueryRow(ctx, `SELECT pickup_lat, pickup_lng FROM stores WHERE id = $1`, m.StoreID).Scan(&lat, &lng); err != nil {
-			return o, fmt.Errorf("read store: %w", err)
+		a := normalize.Address{}
+		if o.Pickup != nil {
+			a = *o.Pickup
 		}
-		if lat != nil && lng != nil {
-			p := normalize.Address{}
-			if o.Pickup != nil {
-				p = *o.Pickup
-			}
-			p.Point = &normalize.Point{Lat: *lat, Lng: *lng}
-			o.Pickup = &p
-		}
+		a.Point = &normalize.Point{Lat: *pLat, Lng: *pLng}
+		o.Pickup = &a
 	}
-	pRaw, pLat, pLng := AddressColumns(o.Pickup)
-	dRaw, dLat, dLng := AddressColumns(o.Dropoff)
-	var sv *int64
-	if o.SourceVersion > 0 {
-		sv = &o.SourceVersion
-	}
-	o, err := ScanOrder(tx.QueryRow(ctx, `INSERT INTO orders (store_id, source, external_ref, status, pickup_address, pickup_lat, pickup_lng,
-			dropoff_address, dropoff_lat, dropoff_lng, items, contact, totals, note, cancel_reason, source_updated_at, source_version, last_inbound_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''), nullif($15, ''), $16, $17, $18)
-		RETURNING `+OrderColumns,
-		m.StoreID, m.Platform, ev.ExternalID, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng,
-		jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals), o.Note, o.CancelReason, o.SourceUpdatedAt, sv, m.ID))
-	if err != nil {
-		return o, fmt.Errorf("insert order: %w", err)
-	}
-	return o, nil
+	// As ScanOrder would read them back.
+	o.Pickup, o.Dropoff = normalizedAddress(o.Pickup), normalizedAddress(o.Dropoff)
+	return o
 }
 
-func updateStoreOrder(ctx context.Context, tx pgx.Tx, o *Order, inboundID string) (Order, error) {
+// normalizedAddress is a as its columns keep it: nil when it holds nothing.
+func normalizedAddress(a *normalize.Address) *normalize.Address {
+	if a == nil || *a == (normalize.Address{}) {
+		return nil
+	}
+	return a
+}
+
+func queueInsertOrder(p *store.Pipeline, o *Order, inboundID string) {
 	pRaw, pLat, pLng := AddressColumns(o.Pickup)
 	dRaw, dLat, dLng := AddressColumns(o.Dropoff)
 	var sv *int64
 	if o.SourceVersion > 0 {
 		sv = &o.SourceVersion
 	}
-	out, err := ScanOrder(tx.QueryRow(ctx, `UPDATE orders SET status = $2, pickup_address = $3, pickup_lat = $4, pickup_lng = $5,
-			dropoff_address = $6, dropoff_lat = $7, dropoff_lng = $8, items = $9, contact = $10, totals = $11, note = nullif($12, ''),
-			cancel_reason = nullif($13, ''), source_updated_at = $14, source_version = $15, last_inbound_id = $16, version = version + 1
-		WHERE id = $1 RETURNING `+OrderColumns,
-		o.ID, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng, jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals),
-		o.Note, o.CancelReason, o.SourceUpdatedAt, sv, inboundID))
-	if err != nil {
-		return out, fmt.Errorf("update order: %w", err)
+	p.Queue(`INSERT INTO orders (id, store_id, source, external_ref, status, pickup_address, pickup_lat, pickup_lng,
+			dropoff_address, dropoff_lat, dropoff_lng, items, contact, totals, note, cancel_reason, source_updated_at, source_version,
+			last_inbound_id, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), nullif($16, ''), $17, $18, $19, $20, $21, $21)`,
+		o.ID, o.StoreID, o.Source, o.ExternalRef, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng,
+		jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals), o.Note, o.CancelReason, o.SourceUpdatedAt, sv, inboundID, o.Version, o.CreatedAt)
+}
+
+func queueUpdateOrder(p *store.Pipeline, o *Order, inboundID string) {
+	pRaw, pLat, pLng := AddressColumns(o.Pickup)
+	dRaw, dLat, dLng := AddressColumns(o.Dropoff)
+	var sv *int64
+	if o.SourceVersion > 0 {
+		sv = &o.SourceVersion
 	}
-	return out, nil
+	p.Queue(`UPDATE orders SET status = $2, pickup_address = $3, pickup_lat = $4, pickup_lng = $5,
+			dropoff_address = $6, dropoff_lat = $7, dropoff_lng = $8, items = $9, contact = $10, totals = $11, note = nullif($12, ''),
+			cancel_reason = nullif($13, ''), source_updated_at = $14, source_version = $15, last_inbound_id = $16, version = $17
+		WHERE id = $1`,
+		o.ID, o.Status, pRaw, pLat, pLng, dRaw, dLat, dLng, jsonOf(o.Items), jsonOrNil(o.Contact), jsonOrNil(o.Totals),
+		o.Note, o.CancelReason, o.SourceUpdatedAt, sv, inboundID, o.Version)
 }
 
 // releaseAssignments cancels the open assignments of a cancelled order and returns, for the
 // event, the driver who had it (so that the driver's app is told).
-func releaseAssignments(ctx context.Context, tx pgx.Tx, orderID string) (map[string]any, error) {
+func releaseAssignments(ctx context.Context, p *store.Pipeline, orderID string) (map[string]any, error) {
 	var driver *string
-	err := tx.QueryRow(ctx, `WITH c AS (
+	err := p.Round(ctx, func(b *pgx.Batch) {
+		b.Queue(`WITH c AS (
 			UPDATE assignments SET status = 'cancelled', reason = 'order cancelled', responded_at = coalesce(responded_at, now())
 			WHERE order_id = $1 AND status IN ('offered', 'accepted') RETURNING driver_id, status)
-		SELECT (SELECT driver_id FROM c ORDER BY driver_id LIMIT 1)`, orderID).Scan(&driver)
+		SELECT (SELECT driver_id FROM c ORDER BY driver_id LIMIT 1)`, orderID)
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&driver) })
 	if err != nil {
 		return nil, fmt.Errorf("release assignments: %w", err)
 	}
@@ -557,23 +573,19 @@ func releaseAssignments(ctx context.Context, tx pgx.Tx, orderID string) (map[str
 	return map[string]any{"driver_id": *driver}, nil
 }
 
-// recordEvent appends the audit row and enqueues the domain event of o, whose payload is the
-// order as it now is (plus extra fields, such as the driver to tell).
-func recordEvent(ctx context.Context, tx pgx.Tx, eventType string, o Order, actor string, extra map[string]any) error {
+// queueEvent queues the audit row and the domain event of o, whose payload is the order as it
+// now is (plus extra fields, such as the driver to tell).
+func queueEvent(p *store.Pipeline, eventType string, o Order, actor string, extra map[string]any) error {
 	payload, err := orderPayload(o, extra)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
-		eventType, AggregateOrder, o.ID, o.Version, actor, payload); err != nil {
-		return fmt.Errorf("audit %s: %w", eventType, err)
-	}
-	if _, err := outbox.Enqueue(ctx, tx, outbox.Event{
+	p.Queue(`INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
+		eventType, AggregateOrder, o.ID, o.Version, actor, payload)
+	_, err = outbox.Queue(p, o.Tenant, outbox.Event{
 		Type: eventType, AggregateType: AggregateOrder, AggregateID: o.ID, Version: o.Version, Payload: payload,
-	}); err != nil {
-		return err
-	}
-	return nil
+	})
+	return err
 }
 
 // orderPayload is the JSON of o with extra top-level fields.

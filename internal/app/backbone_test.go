@@ -238,6 +238,11 @@ func TestWebhookBecomesOrderOnMQTTAndAPI(t *testing.T) {
 
 	var got orderView
 	require.Equal(t, 200, b.api("GET", "/v1/orders/"+created.AggregateID, b.token("acme", "disp-1", auth.RoleDispatcher), nil, &got))
+	var fromAPI, fromEvent map[string]any
+	require.Equal(t, 200, b.api("GET", "/v1/orders/"+created.AggregateID, b.token("acme", "disp-1", auth.RoleDispatcher), nil, &fromAPI))
+	require.NoError(t, json.Unmarshal(created.Payload, &fromEvent))
+	delete(fromAPI, "history")
+	assert.Equal(t, fromAPI, fromEvent, "the event's snapshot is the order as stored")
 	assert.Equal(t, created.AggregateID, got.ID)
 	require.NotEmpty(t, got.History)
 	assert.Equal(t, "OrderCreated", got.History[0].Type)

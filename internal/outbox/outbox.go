@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pilotx/dispatchhub/internal/store"
 )
 
 // Event is a domain event as it is enqueued and later published.
@@ -35,18 +37,47 @@ var ErrInvalidEvent = errors.New("invalid outbox event")
 // tenant is the transaction's, and row-level security refuses any other. A missing ID is
 // generated (UUIDv7, time-ordered) and a zero OccurredAt is now. It returns the event as stored.
 func Enqueue(ctx context.Context, tx pgx.Tx, e Event) (Event, error) {
+	e, headers, err := prepare(e)
+	if err != nil {
+		return e, err
+	}
+	err = tx.QueryRow(ctx, insertEvent+` RETURNING tenant_id`,
+		e.ID, e.Type, e.AggregateType, e.AggregateID, e.Version, e.Payload, headers, e.OccurredAt).Scan(&e.Tenant)
+	if err != nil {
+		return e, fmt.Errorf("enqueue %s %s/%s: %w", e.Type, e.AggregateType, e.AggregateID, err)
+	}
+	return e, nil
+}
+
+// Queue is Enqueue in a store.Pipeline of tenant: the row leaves with the pipeline's next
+// round trip, and its error surfaces there.
+func Queue(p *store.Pipeline, tenant string, e Event) (Event, error) {
+	e, headers, err := prepare(e)
+	if err != nil {
+		return e, err
+	}
+	e.Tenant = tenant
+	p.Queue(insertEvent, e.ID, e.Type, e.AggregateType, e.AggregateID, e.Version, e.Payload, headers, e.OccurredAt)
+	return e, nil
+}
+
+const insertEvent = `INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, version, payload, headers, occurred_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
+// prepare checks e and fills in its id and time.
+func prepare(e Event) (Event, map[string]string, error) {
 	if e.Type == "" || e.AggregateType == "" || e.AggregateID == "" {
-		return e, fmt.Errorf("%w: type, aggregate_type and aggregate_id are required", ErrInvalidEvent)
+		return e, nil, fmt.Errorf("%w: type, aggregate_type and aggregate_id are required", ErrInvalidEvent)
 	}
 	if len(e.Payload) == 0 {
 		e.Payload = json.RawMessage(`{}`)
 	} else if !json.Valid(e.Payload) {
-		return e, fmt.Errorf("%w: payload is not JSON", ErrInvalidEvent)
+		return e, nil, fmt.Errorf("%w: payload is not JSON", ErrInvalidEvent)
 	}
 	if e.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return e, fmt.Errorf("event id: %w", err)
+			return e, nil, fmt.Errorf("event id: %w", err)
 		}
 		e.ID = id.String()
 	}
@@ -57,11 +88,5 @@ func Enqueue(ctx context.Context, tx pgx.Tx, e Event) (Event, error) {
 	if headers == nil {
 		headers = map[string]string{}
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, version, payload, headers, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING tenant_id`,
-		e.ID, e.Type, e.AggregateType, e.AggregateID, e.Version, e.Payload, headers, e.OccurredAt).Scan(&e.Tenant)
-	if err != nil {
-		return e, fmt.Errorf("enqueue %s %s/%s: %w", e.Type, e.AggregateType, e.AggregateID, err)
-	}
-	return e, nil
+	return e, headers, nil
 }

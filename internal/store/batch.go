@@ -56,3 +56,58 @@ func (db *DB) sendBatch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchRe
 	}
 	return readErr
 }
+
+// Pipeline is a tenant transaction whose statements travel in batches. Writes whose results
+// nobody reads are queued with Queue and leave with the next round trip (Round, or the commit),
+// where their errors surface. A transaction of reads and writes then costs a round trip per
+// read that a later statement depends on, plus BEGIN and COMMIT.
+type Pipeline struct {
+	tx      pgx.Tx
+	pending pgx.Batch
+}
+
+// Queue adds a write whose result is checked at the next round trip.
+func (p *Pipeline) Queue(sql string, args ...any) { p.pending.Queue(sql, args...) }
+
+// Round sends the queued writes and the statements queue adds in one round trip. The writes'
+// errors are returned; read consumes the results of queue's statements, in order.
+func (p *Pipeline) Round(ctx context.Context, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+	b := &pgx.Batch{QueuedQueries: p.pending.QueuedQueries}
+	p.pending = pgx.Batch{}
+	writes := b.Len()
+	if queue != nil {
+		queue(b)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	br := p.tx.SendBatch(ctx, b)
+	for range writes {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	var readErr error
+	if read != nil {
+		readErr = read(br)
+	}
+	return errors.Join(readErr, br.Close())
+}
+
+// WithTenantPipeline runs fn in a transaction bound to tenant (as WithTenantTx binds it) whose
+// statements fn sends through a Pipeline; the queued writes leave with the commit's round trip
+// or before it. fn's error, or a queued write's, rolls the transaction back.
+func (db *DB) WithTenantPipeline(ctx context.Context, tenant string, fn func(*Pipeline) error) error {
+	if !ValidTenantID(tenant) {
+		return fmt.Errorf("%w: %q", ErrInvalidTenant, tenant)
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		p := &Pipeline{tx: tx}
+		p.Queue("SELECT set_config('app.tenant_id', $1, true)", tenant)
+		if err := fn(p); err != nil {
+			return err
+		}
+		return p.Round(ctx, nil, nil)
+	})
+}

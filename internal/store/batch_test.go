@@ -120,3 +120,46 @@ func TestSystemBatch(t *testing.T) {
 	assert.Equal(t, "dispatchhub_app", role, "the role ends with the batch")
 	assert.Equal(t, "on", sync)
 }
+
+func TestTenantPipeline(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	var seen, tenant string
+	err := f.db.WithTenantPipeline(ctx, "tenant-a", func(p *store.Pipeline) error {
+		p.Queue(`INSERT INTO drivers (id) VALUES ('p1')`)
+		if err := p.Round(ctx, func(b *pgx.Batch) {
+			b.Queue(`SELECT string_agg(id, ','), current_setting('app.tenant_id', true) FROM drivers`)
+		}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&seen, &tenant) }); err != nil {
+			return err
+		}
+		p.Queue(`INSERT INTO drivers (id) VALUES ('p2')`) // leaves with the commit
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "p1", seen, "a queued write is visible to the reads of the next round trip")
+	assert.Equal(t, "tenant-a", tenant)
+	var n int
+	require.NoError(t, f.db.WithTenantTx(ctx, "tenant-a", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM drivers WHERE id IN ('p1', 'p2')`).Scan(&n)
+	}))
+	assert.Equal(t, 2, n, "the last queued write committed")
+
+	err = f.db.WithTenantPipeline(ctx, "tenant-a", func(p *store.Pipeline) error {
+		p.Queue(`INSERT INTO drivers (id) VALUES ('p3')`)
+		p.Queue(`INSERT INTO drivers (id) VALUES ('p1')`) // duplicate key, found at the commit
+		return nil
+	})
+	require.Error(t, err)
+	require.NoError(t, f.db.WithTenantTx(ctx, "tenant-a", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM drivers WHERE id = 'p3'`).Scan(&n)
+	}))
+	assert.Zero(t, n, "a failing queued write rolls the whole transaction back")
+
+	err = f.db.WithTenantPipeline(ctx, "tenant-a", func(p *store.Pipeline) error {
+		p.Queue(`INSERT INTO drivers (tenant_id, id) VALUES ('tenant-b', 'p4')`)
+		return p.Round(ctx, nil, nil)
+	})
+	assert.ErrorContains(t, err, "row-level security")
+	assert.ErrorIs(t, f.db.WithTenantPipeline(ctx, "Nope", func(*store.Pipeline) error { return nil }), store.ErrInvalidTenant)
+}
