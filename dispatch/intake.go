@@ -143,7 +143,9 @@ func (in *Intake) read(ctx context.Context, platform string, cons jetstream.Cons
 			sleep(ctx, time.Second)
 			continue
 		}
-		stop := context.AfterFunc(ctx, it.Stop)
+		// On shutdown, Drain stops pulling and hands over what was already pulled, which is
+		// given back (Nak) for the next process instead of waiting out its ack wait.
+		stop := context.AfterFunc(ctx, it.Drain)
 		for {
 			msg, err := it.Next()
 			if err != nil {
@@ -152,6 +154,10 @@ func (in *Intake) read(ctx context.Context, platform string, cons jetstream.Cons
 					sleep(ctx, time.Second)
 				}
 				break
+			}
+			if ctx.Err() != nil {
+				_ = msg.Nak()
+				continue
 			}
 			select {
 			case msgs <- msg:

@@ -69,7 +69,8 @@ func (h *crashHub) kill() {
 }
 
 // TestSIGKILLDuringWebhooksLosesAndDuplicatesNothing sends 2,000 webhooks while the hub is
-// killed with SIGKILL at random moments and started again; the senders retry as platforms do
+// killed with SIGKILL at random moments (after a random few hundred accepted webhooks) and
+// started again; the senders retry as platforms do
 // until they get a 200. In the end every accepted webhook has exactly one order, exactly one
 // OrderCreated in the outbox and exactly one on the EVENTS stream.
 func TestSIGKILLDuringWebhooksLosesAndDuplicatesNothing(t *testing.T) {
@@ -164,18 +165,26 @@ func TestSIGKILLDuringWebhooksLosesAndDuplicatesNothing(t *testing.T) {
 		}
 		close(work)
 	}()
+	// Kill the hub after every few hundred accepted webhooks (a random count), so that the
+	// kills fall inside the run however fast it goes.
 	kills := 0
 	allSent := make(chan struct{})
 	go func() { wg.Wait(); close(allSent) }()
+	next := int64(100 + rand.IntN(300))
 killing:
 	for {
 		select {
 		case <-allSent:
 			break killing
-		case <-time.After(time.Duration(300+rand.IntN(1200)) * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
+			if sent.Load() < next {
+				continue
+			}
+			time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond) // mid-request, mid-commit, mid-publish
 			h.kill()
 			kills++
 			h.start()
+			next = sent.Load() + int64(200+rand.IntN(400))
 		}
 	}
 	<-fed
