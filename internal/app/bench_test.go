@@ -55,7 +55,7 @@ func BenchmarkWebhookToMQTT(b *testing.B) {
 			b.ReportMetric(r.e2e.p(50), "e2e-p50-ms")
 			b.ReportMetric(r.e2e.p(99), "e2e-p99-ms")
 			b.ReportMetric(float64(r.lost), "lost")
-			b.Logf("stages (mean s): %s", bb.stages())
+			b.Logf("stages (mean s): %s; machine: %s", bb.stages(), r.cpu)
 			b.Logf("rate=%d for %ds: %d webhooks, %d OrderCreated received, %d lost, %d duplicates; ack (baseline) p50 %.2f p99 %.2f ms; "+
 				"webhook -> OrderCreated on MQTT p50 %.2f p95 %.2f p99 %.2f max %.2f ms (p99 ×%.1f the ack's)",
 				rate, secs, r.sent, r.received, r.lost, r.dups, r.ack.p(50), r.ack.p(99), r.e2e.p(50), r.e2e.p(95), r.e2e.p(99), r.e2e.p(100),
@@ -85,6 +85,7 @@ func (l latencies) p(q float64) float64 {
 }
 
 type benchResult struct {
+	cpu                  cpuShare
 	ack, e2e             latencies
 	sent, received, lost int
 	dups                 int
@@ -145,6 +146,7 @@ func (bb *benchBackbone) run(b *testing.B, rate, secs int) benchResult {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var res benchResult
+	cpu0 := readCPU()
 	interval := time.Second / time.Duration(rate)
 	start := time.Now().Add(50 * time.Millisecond)
 	for i := range n {
@@ -180,6 +182,7 @@ func (bb *benchBackbone) run(b *testing.B, rate, secs int) benchResult {
 		}()
 	}
 	wg.Wait()
+	res.cpu = readCPU().since(cpu0) // the sending window
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		bb.mu.Lock()
@@ -253,4 +256,40 @@ func benchRates(b *testing.B) []int {
 		out = append(out, n)
 	}
 	return out
+}
+
+// cpuTicks are the machine's CPU counters of /proc/stat (Linux; zero elsewhere).
+type cpuTicks struct{ busy, idle, steal float64 }
+
+func readCPU() cpuTicks {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTicks{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTicks{}
+	}
+	var v [8]float64
+	for i := range v {
+		v[i], _ = strconv.ParseFloat(f[i+1], 64)
+	}
+	return cpuTicks{busy: v[0] + v[1] + v[2] + v[5] + v[6], idle: v[3] + v[4], steal: v[7]}
+}
+
+// cpuShare is how the machine's CPU time went during a run: busy, idle and stolen by the
+// hypervisor for other guests (a run with much steal says more about the host than the hub).
+type cpuShare struct{ busy, idle, steal float64 }
+
+func (a cpuTicks) since(b cpuTicks) cpuShare {
+	total := (a.busy - b.busy) + (a.idle - b.idle) + (a.steal - b.steal)
+	if total <= 0 {
+		return cpuShare{}
+	}
+	return cpuShare{busy: (a.busy - b.busy) / total * 100, idle: (a.idle - b.idle) / total * 100, steal: (a.steal - b.steal) / total * 100}
+}
+
+func (c cpuShare) String() string {
+	return fmt.Sprintf("CPU busy %.0f%%, idle %.0f%%, stolen %.1f%%", c.busy, c.idle, c.steal)
 }
