@@ -542,7 +542,7 @@ func (h *benchHub) waitRelayed(within time.Duration) (time.Duration, error) {
 		for _, t := range h.tenants {
 			var n int
 			err := h.db.WithTenantTx(context.Background(), t, func(tx pgx.Tx) error {
-				return tx.QueryRow(context.Background(), `SELECT count(*) FROM inbound_events WHERE published_at IS NULL`).Scan(&n)
+				return tx.QueryRow(context.Background(), `SELECT count(*) FROM inbound_unpublished`).Scan(&n)
 			})
 			if err != nil {
 				return time.Since(start), err

@@ -39,9 +39,9 @@ func Subject(platform, tenant string) string { return "ingest." + platform + "."
 
 // relay publishes every committed inbound event exactly once into JetStream. Committed rows
 // arrive on a fast path straight from the writer; a poller finds rows that never made it (the
-// process died between commit and publish, NATS was down) by published_at IS NULL. Both paths
+// process died between commit and publish, NATS was down) in inbound_unpublished. Both paths
 // publish with Nats-Msg-Id = the row id, so JetStream drops a second copy within its
-// duplicate window, and published_at is set once JetStream has acknowledged.
+// duplicate window, and the event leaves inbound_unpublished once JetStream has acknowledged.
 type relay struct {
 	db   *store.DB
 	js   jetstream.JetStream
@@ -136,11 +136,11 @@ func (rl *relay) pollOnce(ctx context.Context) {
 	for {
 		var msgs []Message
 		err := rl.db.WithSystemTx(ctx, "ingest-relay", func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, `SELECT id::text, tenant_id, store_id::text, platform, event_id, event_type, received_at,
-					authenticated, payload_size, normalized, coalesce(normalize_error, '')
-				FROM inbound_events
-				WHERE published_at IS NULL AND received_at < now() - $1::interval
-				ORDER BY received_at, id LIMIT 500`, rl.poll.String())
+			rows, err := tx.Query(ctx, `SELECT e.id::text, e.tenant_id, e.store_id::text, e.platform, e.event_id, e.event_type, e.received_at,
+					e.authenticated, e.payload_size, e.normalized, coalesce(e.normalize_error, '')
+				FROM inbound_unpublished u JOIN inbound_events e ON e.id = u.id
+				WHERE u.received_at < now() - $1::interval
+				ORDER BY u.received_at, u.id LIMIT 500`, rl.poll.String())
 			if err != nil {
 				return err
 			}
@@ -279,7 +279,7 @@ func (rl *relay) mark(ctx context.Context, ids []string) int {
 	// after the restart, and JetStream drops the copies by Nats-Msg-Id (nats.duplicate_window,
 	// 15 min by default; consumers de-duplicate by event id beyond it).
 	err := rl.db.SystemBatch(context.WithoutCancel(ctx), "ingest-relay", true, func(b *pgx.Batch) {
-		b.Queue(`UPDATE inbound_events SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids)
+		b.Queue(`DELETE FROM inbound_unpublished WHERE id = ANY($1::uuid[])`, ids)
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err

@@ -144,7 +144,9 @@ const insertInbound = `WITH ins AS (
 		payload_size, authenticated, normalized, normalize_error, received_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), $10, $11, $12, nullif($13, ''), $14)
 	ON CONFLICT (platform, store_id, event_id) DO NOTHING
-	RETURNING id)
+	RETURNING id, received_at),
+unpublished AS (
+	INSERT INTO inbound_unpublished (id, received_at) SELECT id, received_at FROM ins)
 SELECT id::text, true FROM ins
 UNION ALL
 SELECT id::text, false FROM inbound_events

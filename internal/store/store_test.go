@@ -16,7 +16,7 @@ import (
 	"github.com/pilotx/dispatchhub/internal/testenv"
 )
 
-var tenantTables = []string{"tenants", "stores", "drivers", "orders", "assignments", "events", "outbox", "inbound_events", "dead_letters"}
+var tenantTables = []string{"tenants", "stores", "drivers", "orders", "assignments", "events", "outbox", "inbound_events", "dead_letters", "inbox", "inbound_unpublished"}
 
 func TestMigrationsUpDownUp(t *testing.T) {
 	db := testenv.NewDatabase(t, false)
