@@ -30,10 +30,7 @@ func newQueryEnv(t *testing.T) queryEnv {
 	info := testenv.NewDatabase(t, true)
 	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 16, ConnectTimeout: 2 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		db.Close()
-		dropDatabase(t, info.Name)
-	})
+	t.Cleanup(db.Close)
 	ctx := context.Background()
 	for _, id := range []string{"acme", "beta"} {
 		_, err := db.CreateTenant(ctx, id, id)
@@ -43,28 +40,6 @@ func newQueryEnv(t *testing.T) queryEnv {
 		SecretRefs: []string{"env:X"}, Pickup: &store.LatLng{Lat: 38.72, Lng: -9.14}})
 	require.NoError(t, err)
 	return queryEnv{db: db, storeID: s.ID}
-}
-
-// dropDatabase drops the test database once the service role's sessions are gone, before
-// testenv's own drop: a closed pool's sessions end asynchronously, and the owner role may not
-// terminate them, so the drop is retried until they have.
-func dropDatabase(t *testing.T, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.OwnerURL())
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	for {
-		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("drop database %s: %v", name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func phoneOrder(ref string) dispatch.NewOrder {

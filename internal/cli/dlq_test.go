@@ -33,10 +33,7 @@ func dlqEnv(t *testing.T) (*store.DB, *bus.Bus, int) {
 
 	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 4, ConnectTimeout: 2 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		db.Close()
-		dlqDropDatabase(t, info.Name)
-	})
+	t.Cleanup(db.Close)
 	ctx := context.Background()
 	for _, p := range []string{"shopify", "woocommerce"} {
 		require.NoError(t, db.WithTenantTx(ctx, "acme", func(tx pgx.Tx) error {
@@ -51,28 +48,6 @@ func dlqEnv(t *testing.T) (*store.DB, *bus.Bus, int) {
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	return db, b, port
-}
-
-// dlqDropDatabase drops the test database once the service role's sessions are gone, before
-// testenv's own drop: closed pools' sessions end asynchronously, and the owner role may not
-// terminate them, so the drop is retried until they have.
-func dlqDropDatabase(t *testing.T, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.OwnerURL())
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	for {
-		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("drop database %s: %v", name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestDLQList(t *testing.T) {

@@ -31,10 +31,7 @@ func newEnv(t *testing.T) env {
 	info := testenv.NewDatabase(t, true)
 	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 8, ConnectTimeout: 2 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		db.Close()
-		dropDatabase(t, info.Name)
-	})
+	t.Cleanup(db.Close)
 	for _, id := range []string{"acme", "beta"} {
 		_, err := db.CreateTenant(context.Background(), id, id)
 		require.NoError(t, err)
@@ -44,28 +41,6 @@ func newEnv(t *testing.T) env {
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	return env{db: db, bus: b}
-}
-
-// dropDatabase drops the test database once the service role's sessions are gone, before
-// testenv's own drop: a closed pool's sessions end asynchronously, and the owner role may not
-// terminate them, so the drop is retried until they have.
-func dropDatabase(t *testing.T, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.OwnerURL())
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	for {
-		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("drop database %s: %v", name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func record(t *testing.T, db *store.DB, tenant string, d dlq.DeadLetter) error {

@@ -39,42 +39,10 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	info := testenv.NewDatabase(t, true)
-	t.Cleanup(func() { waitSessionsGone(t, info) })
 	f := &fixture{t: t, info: info, db: openDB(t, info.AppURL), bus: startBus(t)}
 	_, err := f.db.CreateTenant(context.Background(), tenant, "Acme")
 	require.NoError(t, err)
 	return f
-}
-
-// waitSessionsGone waits, before the database is dropped, for the server to end the sessions
-// of the pools closed just before: a backend still exiting makes the owner's DROP DATABASE
-// ... WITH (FORCE) fail, since the owner may not terminate the service role's sessions.
-func waitSessionsGone(t testing.TB, info testenv.Database) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, testenv.OwnerURL())
-	if err != nil {
-		return // the drop reports it
-	}
-	defer func() { _ = c.Close(context.Background()) }()
-	// A backend still authenticating is not in pg_stat_activity yet: see none a few times.
-	for quiet := 0; quiet < 5 && ctx.Err() == nil; {
-		var n int
-		err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, info.Name).Scan(&n)
-		if err != nil {
-			return
-		}
-		if n == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if ctx.Err() == nil {
-		return
-	}
-	t.Logf("sessions of %s still open after 10s", info.Name)
 }
 
 func openDB(t testing.TB, url string) *store.DB {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,37 +13,6 @@ import (
 )
 
 const testLockClass int32 = 4242
-
-// lockDatabase is a migrated database whose drop, when the test ends, waits for the server to
-// end the sessions of the pools closed just before: the owner's DROP DATABASE ... WITH
-// (FORCE) fails on a service-role backend still exiting, which the owner may not terminate.
-func lockDatabase(t *testing.T) testenv.Database {
-	t.Helper()
-	info := testenv.NewDatabase(t, true)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, testenv.OwnerURL())
-		if err != nil {
-			return // the drop reports it
-		}
-		defer func() { _ = c.Close(context.Background()) }()
-		// A backend still authenticating is not in pg_stat_activity yet: see none a few times.
-		for quiet := 0; quiet < 5 && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
-			var n int
-			if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
-				info.Name).Scan(&n); err != nil {
-				return
-			}
-			if n == 0 {
-				quiet++
-			} else {
-				quiet = 0
-			}
-		}
-	})
-	return info
-}
 
 func openPool(t *testing.T, url string, maxConns int) *store.DB {
 	t.Helper()
@@ -55,7 +23,7 @@ func openPool(t *testing.T, url string, maxConns int) *store.DB {
 }
 
 func TestAdvisoryLocksAreExclusiveIdempotentAndFreedOnClose(t *testing.T) {
-	info := lockDatabase(t)
+	info := testenv.NewDatabase(t, true)
 	ctx := context.Background()
 	// One connection per pool: Close must hand it back clean for the next session to use.
 	dbA, dbB := openPool(t, info.AppURL, 1), openPool(t, info.AppURL, 1)
@@ -103,7 +71,7 @@ func TestAdvisoryLocksAreExclusiveIdempotentAndFreedOnClose(t *testing.T) {
 }
 
 func TestAdvisoryLocksNegativeKeys(t *testing.T) {
-	info := lockDatabase(t)
+	info := testenv.NewDatabase(t, true)
 	ctx := context.Background()
 	db := openPool(t, info.AppURL, 2)
 	a, err := db.AdvisoryLocks(ctx)
@@ -123,7 +91,7 @@ func TestAdvisoryLocksNegativeKeys(t *testing.T) {
 }
 
 func TestAdvisoryLocksGoWithABrokenConnection(t *testing.T) {
-	info := lockDatabase(t)
+	info := testenv.NewDatabase(t, true)
 	ctx := context.Background()
 	proxy := testenv.NewProxy(t, testenv.PostgresAddr())
 	viaProxy := openPool(t, testenv.WithHost(info.AppURL, proxy.Addr()), 1)
