@@ -354,15 +354,9 @@ func appendOrderEvent(ctx context.Context, tx pgx.Tx, eventType string, o Order,
 	return err
 }
 
-// isUUID reports whether id can be an order (or assignment) id.
-func isUUID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
-}
-
 // GetOrder reads one order of tenant. ErrNotFound when there is none (or id is no UUID).
 func GetOrder(ctx context.Context, db *store.DB, tenant, id string) (Order, error) {
-	if !isUUID(id) {
+	if !store.ValidUUID(id) {
 		return Order{}, fmt.Errorf("order %q: %w", id, ErrNotFound)
 	}
 	var o Order
@@ -392,7 +386,7 @@ type HistoryEntry struct {
 // OrderHistory is the audit log of one order of tenant, oldest first. ErrNotFound when the
 // order does not exist.
 func OrderHistory(ctx context.Context, db *store.DB, tenant, id string) ([]HistoryEntry, error) {
-	if !isUUID(id) {
+	if !store.ValidUUID(id) {
 		return nil, fmt.Errorf("order %q: %w", id, ErrNotFound)
 	}
 	out := []HistoryEntry{}
@@ -453,7 +447,7 @@ func decodeListCursor(s string) (time.Time, string, bool) {
 		return time.Time{}, "", false
 	}
 	us, id, ok := strings.Cut(strings.TrimPrefix(string(raw), listCursorPrefix), ":")
-	if !ok || !isUUID(id) {
+	if !ok || !store.ValidUUID(id) {
 		return time.Time{}, "", false
 	}
 	n, err := strconv.ParseInt(us, 10, 64)
@@ -550,7 +544,7 @@ type orderCancelledPayload struct {
 // order's row lock. An order cancelled already is returned as it is, with no new event.
 // ErrNotFound when there is no such order; ErrNotCancellable when it is too late.
 func CancelOrder(ctx context.Context, db *store.DB, tenant, id, reason, actor string) (Order, error) {
-	if !isUUID(id) {
+	if !store.ValidUUID(id) {
 		return Order{}, fmt.Errorf("order %q: %w", id, ErrNotFound)
 	}
 	reason = strings.TrimSpace(reason)

@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -316,7 +315,7 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]DeadLetter, error) {
 
 // Get reads one dead letter of tenant. ErrNotFound when there is none.
 func Get(ctx context.Context, db *store.DB, tenant, id string) (DeadLetter, error) {
-	if !isUUID(id) {
+	if !store.ValidUUID(id) {
 		return DeadLetter{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	var d DeadLetter
@@ -332,11 +331,6 @@ func Get(ctx context.Context, db *store.DB, tenant, id string) (DeadLetter, erro
 		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", id, err)
 	}
 	return d, nil
-}
-
-func isUUID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
 }
 
 // Replayed is what Replay did.
@@ -365,7 +359,7 @@ func ReplayMessageID(messageID string, n int) string {
 // mark failed to commit publishes the same message id again when retried, which the stream
 // drops as a duplicate. ErrNotFound when there is no such dead letter.
 func Replay(ctx context.Context, db *store.DB, js jetstream.JetStream, tenant, id string) (Replayed, error) {
-	if !isUUID(id) {
+	if !store.ValidUUID(id) {
 		return Replayed{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	var r Replayed

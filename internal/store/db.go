@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -131,6 +132,14 @@ func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
 		return fmt.Errorf("commit: %w", redact(err))
 	}
 	return nil
+}
+
+// ValidUUID reports whether s is a UUID in its canonical 36-character form, the only form a
+// uuid column's id takes in URLs and messages; a caller answers "not found" for anything else
+// without asking PostgreSQL.
+func ValidUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 // ValidTenantID reports whether s can be a tenant id: 1-40 characters of a-z, 0-9 and '-',
