@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,24 +43,11 @@ func (a *API) listDeadLetters(c *fiber.Ctx) error {
 			fe["platform"] = "must be 1-40 of a-z, 0-9, '_' and '-'"
 		}
 	}
-	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if s := c.Query(name); s != "" {
-			var ok bool
-			if *dst, ok = parseTime(s); !ok {
-				fe[name] = timeHint
-			}
-		}
-	}
+	f.From, f.To = queryTime(c, "from", fe), queryTime(c, "to", fe)
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		fe["to"] = "must be after from"
 	}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > dlq.MaxLimit {
-			fe["limit"] = "must be 1-" + strconv.Itoa(dlq.MaxLimit)
-		}
-		f.Limit = n
-	}
+	f.Limit = queryLimit(c, dlq.MaxLimit, fe)
 	if len(fe) > 0 {
 		return invalid(c, fe)
 	}

@@ -239,6 +239,34 @@ type cancelRequest struct {
 	Reason string `json:"reason"`
 }
 
+// queryTime reads the query parameter name, when present, as an RFC 3339 time; a bad value is
+// recorded in fe.
+func queryTime(c *fiber.Ctx, name string, fe dispatch.FieldErrors) time.Time {
+	s := c.Query(name)
+	if s == "" {
+		return time.Time{}
+	}
+	t, ok := parseTime(s)
+	if !ok {
+		fe[name] = timeHint
+	}
+	return t
+}
+
+// queryLimit reads ?limit=, 1 to max, when present (0 when absent); a bad value is recorded in
+// fe.
+func queryLimit(c *fiber.Ctx, max int, fe dispatch.FieldErrors) int {
+	s := c.Query("limit")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		fe["limit"] = "must be 1-" + strconv.Itoa(max)
+	}
+	return n
+}
+
 // parseTime reads a query parameter in RFC 3339. A '+' of the zone that arrived as a space
 // (an unencoded query) is read as '+'.
 func parseTime(s string) (time.Time, bool) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,12 +33,10 @@ func (a *API) driverJobs(c *fiber.Ctx) error {
 	if !auth.ValidSubject(driverID) {
 		return edge.NewError(fiber.StatusNotFound, "not_found", "not found")
 	}
-	var since time.Time
-	if s := c.Query("updated_since"); s != "" {
-		var ok bool
-		if since, ok = parseTime(s); !ok {
-			return invalid(c, dispatch.FieldErrors{"updated_since": timeHint})
-		}
+	fe := dispatch.FieldErrors{}
+	since := queryTime(c, "updated_since", fe)
+	if len(fe) > 0 {
+		return invalid(c, fe)
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,19 +50,8 @@ func (a *API) listOrders(c *fiber.Ctx) error {
 			fe["status"] = "must be one of pending, offered, assigned, picked_up, delivered, failed, cancelled"
 		}
 	}
-	if s := c.Query("updated_since"); s != "" {
-		var ok bool
-		if f.UpdatedSince, ok = parseTime(s); !ok {
-			fe["updated_since"] = timeHint
-		}
-	}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > dispatch.MaxListLimit {
-			fe["limit"] = "must be 1-" + strconv.Itoa(dispatch.MaxListLimit)
-		}
-		f.Limit = n
-	}
+	f.UpdatedSince = queryTime(c, "updated_since", fe)
+	f.Limit = queryLimit(c, dispatch.MaxListLimit, fe)
 	if len(fe) > 0 {
 		return invalid(c, fe)
 	}
