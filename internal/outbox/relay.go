@@ -206,9 +206,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	wg.Go(func() { _ = r.db.Listen(ctx, Channel, func(string) { poke() }, poke) })
 	wg.Go(func() { r.pruneLoop(ctx) })
 
-	locks := newPartitionLocks(r.db, r.cfg.Partitions)
+	locks := store.NewPartitionLocks(r.db, LockClass, r.cfg.Partitions)
 	defer func() {
-		locks.release()
+		locks.Release()
 		r.setHeld(nil)
 	}()
 	ticker := time.NewTicker(r.cfg.PollInterval)
@@ -220,7 +220,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-			if time.Since(locks.checked) >= r.cfg.PollInterval {
+			if time.Since(locks.Checked()) >= r.cfg.PollInterval {
 				r.refreshLocks(ctx, locks)
 			}
 		case <-ticker.C:
@@ -229,17 +229,17 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// refreshLocks takes free partitions and confirms the held ones (see partitionLocks.refresh).
-func (r *Relay) refreshLocks(ctx context.Context, locks *partitionLocks) {
-	before := locks.held
-	if err := locks.refresh(ctx); err != nil && ctx.Err() == nil {
+// refreshLocks takes free partitions and confirms the held ones (see store.PartitionLocks.Refresh).
+func (r *Relay) refreshLocks(ctx context.Context, locks *store.PartitionLocks) {
+	before := locks.Held()
+	if err := locks.Refresh(ctx); err != nil && ctx.Err() == nil {
 		r.limited(zerolog.WarnLevel, "locks").Err(err).Int("dropped", len(before)).
 			Msg("outbox relay: partition locks failed; holding no partition until the lock connection is back")
 	}
-	if !slices.Equal(before, locks.held) {
-		r.log.Info().Ints16("partitions", locks.held).Msg("outbox relay: partitions held")
+	if !slices.Equal(before, locks.Held()) {
+		r.log.Info().Ints16("partitions", locks.Held()).Msg("outbox relay: partitions held")
 	}
-	r.setHeld(locks.held)
+	r.setHeld(locks.Held())
 }
 
 func (r *Relay) setHeld(held []int16) {
@@ -255,8 +255,8 @@ type row struct {
 
 // round publishes what the held partitions have unpublished, partition by partition in seq
 // order, reading again the partitions that returned a full batch.
-func (r *Relay) round(ctx context.Context, locks *partitionLocks) {
-	parts := locks.held
+func (r *Relay) round(ctx context.Context, locks *store.PartitionLocks) {
+	parts := locks.Held()
 	seen := 0
 	defer func() { r.backlog.Set(float64(seen)) }()
 	for len(parts) > 0 && ctx.Err() == nil {
@@ -294,10 +294,10 @@ func (r *Relay) round(ctx context.Context, locks *partitionLocks) {
 			}
 		}
 		parts = next
-		if len(parts) > 0 && time.Since(locks.checked) >= r.cfg.PollInterval {
+		if len(parts) > 0 && time.Since(locks.Checked()) >= r.cfg.PollInterval {
 			// A long round: make sure the partitions are still ours before going on.
 			r.refreshLocks(ctx, locks)
-			parts = slices.DeleteFunc(parts, func(p int16) bool { return !locks.holds(p) })
+			parts = slices.DeleteFunc(parts, func(p int16) bool { return !locks.Holds(p) })
 		}
 	}
 }
