@@ -44,7 +44,7 @@ run: services-up build ## start services, migrate and serve in dev mode
 
 test: services-up ## go vet and the race-enabled test suite (what CI runs)
 	$(GO) vet ./...
-	$(GO) test -count=1 -run 'DoesNotAllocate' ./geo/ ./hooks/
+	$(GO) test -count=1 -run 'DoesNotAllocate' ./geo/ ./hooks/ ./dispatch/matching/
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: services-up ## run the benchmarks into bench/results/latest.txt

@@ -43,8 +43,9 @@ type Broker struct {
 	cfg        Config
 	log        zerolog.Logger
 	srv        *mqtt.Server
-	listeners  []listener // in the order tcp, ws, tls, wss; only the configured ones
-	connecting sync.Map   // net.Conn → struct{}: accepted, CONNECT not processed yet
+	listeners  []listener   // in the order tcp, ws, tls, wss; only the configured ones
+	connecting sync.Map     // net.Conn → struct{}: accepted, CONNECT not processed yet
+	expiring   *mqtt.Client // inline MQTT 5 client of PublishExpiring
 
 	mu        sync.Mutex
 	started   bool
@@ -148,7 +149,29 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Broker, er
 			}
 		}
 	}
+	b.expiring = b.srv.NewClient(nil, mqtt.LocalListener, "inline-expiring", true)
+	b.expiring.Properties.ProtocolVersion = 5
 	return b, nil
+}
+
+// Publish publishes payload to topic from the hub itself (the inline client): hooks and
+// subscribers see it as any other message.
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.srv.Publish(topic, payload, retain, qos)
+}
+
+// PublishExpiring is Publish (not retained) with an MQTT 5 message expiry interval: a
+// subscriber that has not received it within expiry (a driver offline, its session queueing)
+// never gets it, and MQTT 5 subscribers receive the remaining interval. expiry is at least 1s.
+func (b *Broker) PublishExpiring(topic string, payload []byte, qos byte, expiry time.Duration) error {
+	secs := uint32(max(1, (expiry+time.Second-1)/time.Second))
+	return b.srv.InjectPacket(b.expiring, packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos},
+		TopicName:   topic,
+		Payload:     payload,
+		PacketID:    uint16(qos), // inline publishes are not acknowledged; a packet id keeps them valid
+		Properties:  packets.Properties{MessageExpiryInterval: secs},
+	})
 }
 
 // AddHook attaches a mochi hook (auth, ACL, presence, ...). Add hooks before Start.

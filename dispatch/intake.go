@@ -33,6 +33,9 @@ type IntakeConfig struct {
 	Attempts  int             // deliveries of a message before it becomes a dead letter; default 5
 	Backoff   []time.Duration // wait before delivery n+1 (the last repeats); default 1s, 5s, 30s
 	AckWait   time.Duration   // a delivery not acknowledged within it is redelivered; default 30s
+	// Applied, when set, is called with the tenant of each message applied with an effect
+	// (after its commit). It must not block: the engine's Wake.
+	Applied func(tenant string)
 }
 
 func (c *IntakeConfig) defaults() {
@@ -282,6 +285,9 @@ func (in *Intake) settle(ctx context.Context, platform string, d *delivery) {
 		in.outcomes.WithLabelValues(platform, d.outcome).Inc()
 		if d.outcome != "duplicate" && !d.m.ReceivedAt.IsZero() {
 			in.lag.Observe(time.Since(d.m.ReceivedAt).Seconds())
+		}
+		if d.outcome != "duplicate" && in.cfg.Applied != nil {
+			in.cfg.Applied(d.m.Tenant)
 		}
 		return
 	}

@@ -88,15 +88,15 @@ const OrderColumns = `id::text, tenant_id, coalesce(store_id::text, ''), source,
 	items, contact, totals, coalesce(note, ''), coalesce(cancel_reason, ''),
 	source_updated_at, coalesce(source_version, 0), version, created_at, updated_at`
 
-// ScanOrder reads one row of OrderColumns.
-func ScanOrder(row pgx.Row) (Order, error) {
+// ScanOrder reads one row of OrderColumns, and into extra the columns that follow them.
+func ScanOrder(row pgx.Row, extra ...any) (Order, error) {
 	var o Order
 	var pickup, dropoff, items, contact, totals []byte
 	var pLat, pLng, dLat, dLng *float64
-	err := row.Scan(&o.ID, &o.Tenant, &o.StoreID, &o.Source, &o.ExternalRef, &o.Status,
+	err := row.Scan(append([]any{&o.ID, &o.Tenant, &o.StoreID, &o.Source, &o.ExternalRef, &o.Status,
 		&pickup, &pLat, &pLng, &dropoff, &dLat, &dLng,
 		&items, &contact, &totals, &o.Note, &o.CancelReason,
-		&o.SourceUpdatedAt, &o.SourceVersion, &o.Version, &o.CreatedAt, &o.UpdatedAt)
+		&o.SourceUpdatedAt, &o.SourceVersion, &o.Version, &o.CreatedAt, &o.UpdatedAt}, extra...)...)
 	if err != nil {
 		return o, err
 	}

@@ -342,16 +342,21 @@ func insertAPIOrder(ctx context.Context, tx pgx.Tx, in NewOrder, pickup *normali
 		itemsJSON, contact, totals, in.Note))
 }
 
-// appendOrderEvent appends an order event to the audit log and to the outbox, in tx.
+// appendOrderEvent appends an order event to the audit log and to the outbox, in tx, in one
+// round trip.
 func appendOrderEvent(ctx context.Context, tx pgx.Tx, eventType string, o Order, actor string, payload []byte) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO events (type, entity_type, entity_id, version, actor, payload)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), $6)`, eventType, AggregateOrder, o.ID, o.Version, actor, payload); err != nil {
-		return fmt.Errorf("audit %s of order %s: %w", eventType, o.ID, err)
-	}
-	_, err := outbox.Enqueue(ctx, tx, outbox.Event{
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO events (type, entity_type, entity_id, version, actor, payload)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), $6)`, eventType, AggregateOrder, o.ID, o.Version, actor, payload)
+	if _, err := outbox.Batch(b, outbox.Event{
 		Type: eventType, AggregateType: AggregateOrder, AggregateID: o.ID, Version: o.Version, Payload: payload,
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("append %s of order %s: %w", eventType, o.ID, err)
+	}
+	return nil
 }
 
 // GetOrder reads one order of tenant. ErrNotFound when there is none (or id is no UUID).

@@ -43,6 +43,9 @@ type API struct {
 	log      zerolog.Logger
 
 	authFailures *prometheus.CounterVec
+	// dispatchDefaults are the engine's settings for a tenant without its own
+	// (SetDispatchDefaults); empty until set.
+	dispatchDefaults dispatch.Settings
 }
 
 // New builds the API. js may be nil until the bus is up: replays then answer 503.
@@ -75,6 +78,11 @@ func (a *API) Mount(app *fiber.App) {
 	app.Get("/v1/orders", route(readers, a.listOrders)...)
 	app.Get("/v1/orders/:id", route(readers, a.getOrder)...)
 	app.Post("/v1/orders/:id/cancel", route(writers, a.cancelOrder)...)
+	app.Post("/v1/orders/:id/assign", route(writers, a.assignOrder)...)
+	app.Post("/v1/orders/:id/unassign", route(writers, a.unassignOrder)...)
+	app.Get("/v1/orders/:id/decisions", route(readers, a.orderDecisions)...)
+	app.Get("/v1/dispatch/settings", route(readers, a.getDispatchSettings)...)
+	app.Put("/v1/dispatch/settings", route(writers, a.putDispatchSettings)...)
 	app.Get("/v1/drivers", route(readers, a.listDrivers)...)
 	// A driver reads its own jobs only: driverJobs checks the subject.
 	app.Get("/v1/drivers/:id/jobs", route(anyone, a.driverJobs)...)
@@ -144,8 +152,9 @@ func requestContext(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 }
 
 // fail answers the errors a handler can meet: field errors (400 with "fields"), not found
-// (404), too late to cancel or a dead letter that cannot be replayed (409), timeouts and a
-// bus that does not answer (503). Anything else is the edge's 500.
+// (404), too late to cancel, an order that cannot be assigned or taken back, a driver who
+// cannot take it or a dead letter that cannot be replayed (409), timeouts and a bus that does
+// not answer (503). Anything else is the edge's 500.
 func fail(c *fiber.Ctx, err error) error {
 	var fe dispatch.FieldErrors
 	switch {
@@ -155,6 +164,10 @@ func fail(c *fiber.Ctx, err error) error {
 		return edge.NewError(fiber.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, dispatch.ErrNotCancellable):
 		return edge.NewError(fiber.StatusConflict, "conflict", conflictMessage(err))
+	case errors.Is(err, dispatch.ErrNotAssignable):
+		return edge.NewError(fiber.StatusConflict, "conflict", notAssignableMessage(err))
+	case errors.Is(err, dispatch.ErrDriverUnavailable):
+		return edge.NewError(fiber.StatusConflict, "conflict", "the driver cannot take the order: unknown in this tenant, off duty or at capacity")
 	case errors.Is(err, dlq.ErrInvalid):
 		return edge.NewError(fiber.StatusConflict, "conflict", "this dead letter cannot be replayed: "+err.Error())
 	case errors.Is(err, dlq.ErrUnavailable):

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pilotx/dispatchhub/dispatch"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -42,6 +43,8 @@ type App struct {
 	bus    atomic.Pointer[bus.Bus]
 
 	realtime *realtime
+	engine   *dispatch.Engine  // built with the realtime core (its reply hook needs it)
+	replies  *dispatch.Replies // drivers' replies, fed by the broker's reply hook
 	ingest   atomic.Pointer[ingest.Edge]
 	api      atomic.Pointer[fasthttp.RequestHandler]
 	workers  workers

@@ -25,6 +25,7 @@ func (a *App) startBackbone() error {
 		Attempts:  a.cfg.Intake.Attempts,
 		Backoff:   a.cfg.Intake.Backoff(),
 		AckWait:   a.cfg.Intake.AckWait,
+		Applied:   a.engine.Wake,
 	}, a.log.With().Str("component", "intake").Logger(), a.reg)
 	relay := outbox.NewRelay(a.db, js, outbox.RelayConfig{
 		Partitions:    outboxPartitions,
@@ -33,17 +34,19 @@ func (a *App) startBackbone() error {
 		Retention:     a.cfg.Outbox.Retention,
 		PruneInterval: a.cfg.Outbox.PruneInterval,
 	}, a.log, a.reg)
-	br := bridge.New(js, a.realtime.broker.Server(), bridge.Config{
+	br := bridge.New(js, a.realtime.broker, bridge.Config{
 		Durable: a.cfg.Bridge.Durable,
 		Batch:   a.cfg.Bridge.Batch,
 		AckWait: a.cfg.Bridge.AckWait,
 	}, a.log, a.reg)
-	for name, run := range map[string]func(context.Context) error{"intake": intake.Run, "outbox": relay.Run, "bridge": br.Run} {
+	for name, run := range map[string]func(context.Context) error{"intake": intake.Run, "outbox": relay.Run, "bridge": br.Run, "dispatch": a.engine.Run} {
 		a.workers.start(run, func(err error) { a.log.Error().Err(err).Str("component", name).Msg("worker stopped") })
 	}
 
 	d := a.edge.NewDelegate()
-	api.New(a.db, a.realtime.verifier, js, a.log, a.reg).Mount(d)
+	rest := api.New(a.db, a.realtime.verifier, js, a.log, a.reg)
+	rest.SetDispatchDefaults(a.engineConfig().Settings)
+	rest.Mount(d)
 	h := d.Handler()
 	a.api.Store(&h)
 	return nil

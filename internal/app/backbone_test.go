@@ -123,8 +123,9 @@ func (b *backbone) api(method, path, token string, body any, out any) int {
 
 // mqttWatcher collects what an MQTT client receives.
 type mqttWatcher struct {
-	mu   sync.Mutex
-	msgs map[string][][]byte // topic -> payloads
+	mu    sync.Mutex
+	msgs  map[string][][]byte    // topic -> payloads
+	times map[string][]time.Time // topic -> when each payload arrived
 }
 
 func (w *mqttWatcher) on(topic string) [][]byte {
@@ -145,13 +146,14 @@ func (w *mqttWatcher) count() int {
 
 func (b *backbone) watch(tenant, sub string, role auth.Role, filter string) *mqttWatcher {
 	t := b.t
-	w := &mqttWatcher{msgs: map[string][][]byte{}}
+	w := &mqttWatcher{msgs: map[string][][]byte{}, times: map[string][]time.Time{}}
 	conn, err := net.Dial("tcp", b.app.MQTTAddr("tcp"))
 	require.NoError(t, err)
 	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) {
 			w.mu.Lock()
 			w.msgs[pr.Packet.Topic] = append(w.msgs[pr.Packet.Topic], pr.Packet.Payload)
+			w.times[pr.Packet.Topic] = append(w.times[pr.Packet.Topic], time.Now())
 			w.mu.Unlock()
 			return true, nil
 		},

@@ -37,14 +37,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkWebhookToMQTT -benchtime 1x ./internal/app/
 func BenchmarkWebhookToMQTT(b *testing.B) {
-	secs := 10
-	if v := os.Getenv("DH_BENCH_SECONDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("DH_BENCH_SECONDS: whole seconds ≥ 1, got %q", v)
-		}
-		secs = n
-	}
+	secs := benchSeconds(b)
 	defer debug.SetGCPercent(debug.SetGCPercent(config.Default().Runtime.GCPercent))
 	bb := startBenchBackbone(b)
 	for _, rate := range benchRates(b) {
@@ -70,6 +63,19 @@ type benchBackbone struct {
 	sentAt        map[string]time.Time // external ref -> scheduled send time
 	got           map[string]time.Duration
 	dups          int
+}
+
+// benchSeconds is how long each rate runs: DH_BENCH_SECONDS, default 10.
+func benchSeconds(b *testing.B) int {
+	v := os.Getenv("DH_BENCH_SECONDS")
+	if v == "" {
+		return 10
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("DH_BENCH_SECONDS: whole seconds ≥ 1, got %q", v)
+	}
+	return n
 }
 
 type latencies []float64 // ms
@@ -242,10 +248,13 @@ func (bb *benchBackbone) stages() string {
 }
 
 // benchRates are the offered rates: DH_BENCH_RATES (comma-separated), default 200 and 1000.
-func benchRates(b *testing.B) []int {
+func benchRates(b *testing.B) []int { return benchRatesOr(b, []int{200, 1000}) }
+
+// benchRatesOr is DH_BENCH_RATES, or def when it is not set.
+func benchRatesOr(b *testing.B, def []int) []int {
 	v := os.Getenv("DH_BENCH_RATES")
 	if v == "" {
-		return []int{200, 1000}
+		return def
 	}
 	var out []int
 	for f := range strings.SplitSeq(v, ",") {

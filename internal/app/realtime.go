@@ -11,6 +11,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/pilotx/dispatchhub/broker"
+	"github.com/pilotx/dispatchhub/dispatch"
+	"github.com/pilotx/dispatchhub/geo"
 	"github.com/pilotx/dispatchhub/hooks"
 	"github.com/pilotx/dispatchhub/internal/auth"
 	"github.com/pilotx/dispatchhub/internal/secret"
@@ -58,6 +60,21 @@ func (a *App) verifierConfig() (auth.Config, error) {
 	return c, nil
 }
 
+// engineConfig is the dispatch engine's configuration from the dispatch section.
+func (a *App) engineConfig() dispatch.EngineConfig {
+	d := a.cfg.Dispatch
+	return dispatch.EngineConfig{
+		Settings: dispatch.Settings{
+			Strategy: dispatch.Strategy(d.Strategy), OfferTimeout: d.OfferTimeout, MaxPickupMeters: d.MaxPickupDistance,
+			BroadcastFanout: d.BroadcastFanout, BatchWindow: d.BatchWindow,
+		},
+		SilentAfter:   d.SilentAfter,
+		SweepInterval: d.SweepInterval,
+		Index:         geo.IndexConfig{Resolution: d.H3Resolution, MaxFixAge: d.MaxFixAge, MaxSpeed: d.MaxSpeed},
+		KeyPrefix:     a.cfg.Redis.KeyPrefix,
+	}
+}
+
 // startRealtime builds the broker and its hooks, starts their workers and opens the listeners.
 func (a *App) startRealtime() error {
 	vc, err := a.verifierConfig()
@@ -84,7 +101,14 @@ func (a *App) startRealtime() error {
 	}, sessions, bus.Conn(), a.redis, presence, a.log, a.reg)
 	access := hooks.NewAccess(verifier, sessions, b.Server(), a.log, a.reg)
 	access.SetLeeway(a.cfg.Auth.Leeway)
-	for _, h := range []mqtt.Hook{access, presence, location, hooks.NewDrops(a.log, a.reg)} {
+	engine, err := dispatch.NewEngine(a.db, bus.Conn(), a.redis, a.engineConfig(), a.log, a.reg)
+	if err != nil {
+		return err
+	}
+	a.engine = engine
+	a.replies = dispatch.NewReplies(a.db, engine.Wake, a.log, a.reg)
+	replies := hooks.NewReplies(sessions, a.replies, a.reg)
+	for _, h := range []mqtt.Hook{access, presence, location, replies, hooks.NewDrops(a.log, a.reg)} {
 		if err := b.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}
@@ -93,7 +117,7 @@ func (a *App) startRealtime() error {
 	rt := &realtime{broker: b, verifier: verifier}
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
-	for _, run := range []func(context.Context) error{verifier.Run, presence.Run, location.Run} {
+	for _, run := range []func(context.Context) error{verifier.Run, presence.Run, location.Run, a.replies.Run} {
 		rt.wg.Add(1)
 		go func() {
 			defer rt.wg.Done()

@@ -96,6 +96,13 @@ type Publisher interface {
 
 var _ Publisher = (*mqtt.Server)(nil)
 
+// ExpiringPublisher is a Publisher that can set an MQTT 5 message expiry interval. The bridge
+// uses it for offers (AssignmentOffered on a driver's jobs topic expire with the offer).
+type ExpiringPublisher interface {
+	Publisher
+	PublishExpiring(topic string, payload []byte, qos byte, expiry time.Duration) error
+}
+
 // Bridge consumes EVENTS and publishes to MQTT.
 type Bridge struct {
 	js  jetstream.JetStream
@@ -296,6 +303,7 @@ type publication struct {
 	topic   string
 	payload []byte
 	count   prometheus.Counter
+	expires time.Time // an offer's expiry: zero for messages that do not expire
 }
 
 // handle publishes one message and acknowledges it. An invalid message is terminated; the
@@ -315,7 +323,7 @@ func (b *Bridge) handle(msg jetstream.Msg) error {
 		return nil
 	}
 	for _, p := range pubs {
-		if err := b.pub.Publish(p.topic, p.payload, false, 1); err != nil {
+		if err := b.publish(p); err != nil {
 			b.failed.Inc()
 			b.log.Warn().Err(err).Str("event", ev.ID).Str("topic", p.topic).Msg("mqtt publish failed: retrying")
 			return fmt.Errorf("publish %s: %w", p.topic, err)
@@ -331,6 +339,22 @@ func (b *Bridge) handle(msg jetstream.Msg) error {
 		b.lag.Observe(max(b.now().Sub(ev.OccurredAt).Seconds(), 0))
 	}
 	return nil
+}
+
+// publish publishes p; an expiring one with its remaining time as MQTT 5 message expiry when
+// the publisher can, and not at all when it has expired already (nobody may act on it).
+func (b *Bridge) publish(p publication) error {
+	if p.expires.IsZero() {
+		return b.pub.Publish(p.topic, p.payload, false, 1)
+	}
+	left := p.expires.Sub(b.now())
+	if left <= 0 {
+		return nil
+	}
+	if ep, ok := b.pub.(ExpiringPublisher); ok {
+		return ep.PublishExpiring(p.topic, p.payload, 1, left)
+	}
+	return b.pub.Publish(p.topic, p.payload, false, 1)
 }
 
 // plan decodes a message and builds its MQTT messages. Every topic level taken from the event
@@ -364,12 +388,16 @@ func (b *Bridge) plan(msg jetstream.Msg) (outbox.Event, []publication, error) {
 	}
 
 	if jobEvent(ev.Type) {
-		driver, payload, err := job(&ev)
+		driver, payload, expires, err := job(&ev)
 		if err != nil {
 			return ev, nil, err
 		}
 		if driver != "" {
-			pubs = append(pubs, publication{topic: base + "drivers/" + driver + "/jobs", payload: payload, count: b.jobsTopic})
+			p := publication{topic: base + "drivers/" + driver + "/jobs", payload: payload, count: b.jobsTopic}
+			if ev.Type == "AssignmentOffered" {
+				p.expires = expires
+			}
+			pubs = append(pubs, p)
 		}
 	}
 	return ev, pubs, nil
@@ -384,21 +412,24 @@ func jobEvent(t string) bool {
 	return false
 }
 
-// job returns the driver a job event names and the message for its jobs topic: the event's
-// payload with "type" and "event_id" set. A payload that is not an object, or whose driver_id
+// job returns the driver a job event names, the message for its jobs topic (the event's
+// payload with "type" and "event_id" set) and its "expires_at" (zero when absent). A payload that is not an object, or whose driver_id
 // is missing, not a string or empty (an order cancelled before any driver had it) names no
 // driver.
-func job(ev *outbox.Event) (driver string, payload []byte, err error) {
+func job(ev *outbox.Event) (driver string, payload []byte, expires time.Time, err error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(ev.Payload, &fields); err != nil || fields == nil {
-		return "", nil, nil
+		return "", nil, expires, nil
 	}
 	raw, ok := fields["driver_id"]
 	if !ok || json.Unmarshal(raw, &driver) != nil || driver == "" {
-		return "", nil, nil
+		return "", nil, expires, nil
 	}
 	if !validLevel(driver) {
-		return "", nil, fmt.Errorf("%w: driver id %q", errInvalid, driver)
+		return "", nil, expires, fmt.Errorf("%w: driver id %q", errInvalid, driver)
+	}
+	if raw, ok := fields["expires_at"]; ok {
+		_ = json.Unmarshal(raw, &expires) // not a time: the message does not expire
 	}
 	fields["type"] = jsonString(ev.Type)
 	fields["event_id"] = jsonString(ev.ID)
@@ -406,9 +437,9 @@ func job(ev *outbox.Event) (driver string, payload []byte, err error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(fields); err != nil {
-		return "", nil, fmt.Errorf("%w: job payload: %v", errInvalid, err)
+		return "", nil, expires, fmt.Errorf("%w: job payload: %v", errInvalid, err)
 	}
-	return driver, bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return driver, bytes.TrimSuffix(buf.Bytes(), []byte("\n")), expires, nil
 }
 
 func jsonString(s string) json.RawMessage {

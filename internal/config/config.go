@@ -27,6 +27,7 @@ type Config struct {
 	Location        Location      `koanf:"location"`
 	Ingest          Ingest        `koanf:"ingest"`
 	Intake          Intake        `koanf:"intake"`
+	Dispatch        Dispatch      `koanf:"dispatch"`
 	Outbox          Outbox        `koanf:"outbox"`
 	Bridge          Bridge        `koanf:"bridge"`
 	Startup         Startup       `koanf:"startup"`
@@ -160,6 +161,22 @@ type NATS struct {
 type Startup struct {
 	RetryInitial time.Duration `koanf:"retry_initial"`
 	RetryMax     time.Duration `koanf:"retry_max"`
+}
+
+// Dispatch configures the dispatch engine. Strategy, OfferTimeout, MaxPickupDistance,
+// BroadcastFanout and BatchWindow are the defaults of every tenant; a tenant's own settings
+// (PUT /v1/dispatch/settings) override them.
+type Dispatch struct {
+	Strategy          string        `koanf:"strategy"`
+	OfferTimeout      time.Duration `koanf:"offer_timeout"`
+	MaxPickupDistance float64       `koanf:"max_pickup_distance_m"`
+	BroadcastFanout   int           `koanf:"broadcast_fanout"`
+	BatchWindow       time.Duration `koanf:"batch_window"`
+	SilentAfter       time.Duration `koanf:"silent_after"`
+	SweepInterval     time.Duration `koanf:"sweep_interval"`
+	H3Resolution      int           `koanf:"h3_resolution"`
+	MaxFixAge         time.Duration `koanf:"max_fix_age"`
+	MaxSpeed          float64       `koanf:"max_speed"`
 }
 
 // Intake configures order intake from INGEST: one durable consumer and worker pool per
@@ -296,7 +313,10 @@ func Default() Config {
 			RetryInitial: 250 * time.Millisecond,
 			RetryMax:     10 * time.Second,
 		},
-		Intake:  Intake{Workers: 4, Attempts: 5, RetryDelay: time.Second, RetryDelayMax: 30 * time.Second, AckWait: 30 * time.Second},
+		Intake: Intake{Workers: 4, Attempts: 5, RetryDelay: time.Second, RetryDelayMax: 30 * time.Second, AckWait: 30 * time.Second},
+		Dispatch: Dispatch{Strategy: "nearest", OfferTimeout: 30 * time.Second, MaxPickupDistance: 15000, BroadcastFanout: 3,
+			BatchWindow: 2 * time.Second, SilentAfter: time.Minute, SweepInterval: time.Second, H3Resolution: 9,
+			MaxFixAge: 2 * time.Minute, MaxSpeed: 70},
 		Outbox:  Outbox{PollInterval: time.Second, BatchMax: 500, Retention: 24 * time.Hour, PruneInterval: time.Minute},
 		Bridge:  Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
 		Runtime: Runtime{GCPercent: 400},

@@ -76,7 +76,7 @@ func TestInvalidValuesNameKeyValueAndAllowed(t *testing.T) {
 		{"DISPATCHHUB_HTTP_BODY_LIMIT=2GiB", "http.body_limit: must be between 1KiB and 1GiB, got 2GiB"},
 		{"DISPATCHHUB_HTTP_PUBLIC_URL=ftp://x", `http.public_url: must be an http:// or https:// URL, got "ftp://x"`},
 		{"DISPATCHHUB_HTTP_TRUSTED_PROXIES=10.0.0.0/33", `http.trusted_proxies: must be IP addresses or CIDR ranges, got "10.0.0.0/33"`},
-		{"DISPATCHHUB_POSTGRES_URL=mysql://x", "postgres.url: must be a postgres://user:password@host:port/db URL, got a value that is not one"},
+		{"DISPATCHHUB_POSTGRES_URL=mysql://x", "postgres.url: must be a postgres://user:password@host:port/db URL (or ?host=/socket/dir), got a value that is not one"},
 		{"DISPATCHHUB_POSTGRES_MAX_CONNS=0", "postgres.max_conns: must be 1-1000, got 0"},
 		{"DISPATCHHUB_POSTGRES_AUTO_MIGRATE=maybe", `postgres.auto_migrate: must be true or false, got "maybe"`},
 		{"DISPATCHHUB_REDIS_ADDR=localhost", `redis.addr: must be host:port, got "localhost"`},
@@ -86,6 +86,10 @@ func TestInvalidValuesNameKeyValueAndAllowed(t *testing.T) {
 		{"DISPATCHHUB_NATS_REPLICAS=7", "nats.replicas: must be 1-5, got 7"},
 		{"DISPATCHHUB_SHUTDOWN_TIMEOUT=0s", "shutdown_timeout: must be between 1s and 5m0s, got 0s"},
 		{"DISPATCHHUB_DATA_DIR=", `data_dir: must not be empty, got ""`},
+		{"DISPATCHHUB_DISPATCH_STRATEGY=closest", `dispatch.strategy: must be one of nearest, batch, broadcast, manual, got "closest"`},
+		{"DISPATCHHUB_DISPATCH_MAX_SPEED=fast", `dispatch.max_speed: must be a number, got "fast"`},
+		{"DISPATCHHUB_DISPATCH_MAX_SPEED=400", "dispatch.max_speed: must be 1-340 (m/s), got 400"},
+		{"DISPATCHHUB_DISPATCH_H3_RESOLUTION=16", "dispatch.h3_resolution: must be 1-15, got 16"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env, func(t *testing.T) {

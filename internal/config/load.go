@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -283,6 +284,25 @@ func decode(raw any, dst reflect.Value, key string) error {
 			return &FieldError{Key: key, Allowed: "must be an integer", Value: got()}
 		}
 		dst.SetInt(n)
+	case dst.Kind() == reflect.Float64:
+		var f float64
+		var err error
+		switch v := raw.(type) {
+		case float64:
+			f = v
+		case int:
+			f = float64(v)
+		case int64:
+			f = float64(v)
+		case string:
+			f, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		default:
+			f, err = strconv.ParseFloat(fmt.Sprint(raw), 64)
+		}
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return &FieldError{Key: key, Allowed: "must be a number", Value: got()}
+		}
+		dst.SetFloat(f)
 	case dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.String:
 		var items []string
 		switch v := raw.(type) {

@@ -160,6 +160,20 @@ func (c *Config) Validate() error {
 	v.durationIn("intake.retry_delay", c.Intake.RetryDelay, 10*time.Millisecond, time.Hour)
 	v.durationIn("intake.retry_delay_max", c.Intake.RetryDelayMax, c.Intake.RetryDelay, 24*time.Hour)
 	v.durationIn("intake.ack_wait", c.Intake.AckWait, time.Second, time.Hour)
+	v.oneOf("dispatch.strategy", c.Dispatch.Strategy, "nearest", "batch", "broadcast", "manual")
+	v.durationIn("dispatch.offer_timeout", c.Dispatch.OfferTimeout, 5*time.Second, 10*time.Minute)
+	if d := c.Dispatch.MaxPickupDistance; !(d >= 100 && d <= 500_000) {
+		v.add("dispatch.max_pickup_distance_m", "must be 100-500000", strconv.FormatFloat(d, 'g', -1, 64))
+	}
+	v.intIn("dispatch.broadcast_fanout", c.Dispatch.BroadcastFanout, 1, 50)
+	v.durationIn("dispatch.batch_window", c.Dispatch.BatchWindow, 100*time.Millisecond, time.Minute)
+	v.durationIn("dispatch.silent_after", c.Dispatch.SilentAfter, 5*time.Second, time.Hour)
+	v.durationIn("dispatch.sweep_interval", c.Dispatch.SweepInterval, 50*time.Millisecond, time.Minute)
+	v.intIn("dispatch.h3_resolution", c.Dispatch.H3Resolution, 1, 15)
+	v.durationIn("dispatch.max_fix_age", c.Dispatch.MaxFixAge, time.Second, 24*time.Hour)
+	if sp := c.Dispatch.MaxSpeed; !(sp >= 1 && sp <= 340) {
+		v.add("dispatch.max_speed", "must be 1-340 (m/s)", strconv.FormatFloat(sp, 'g', -1, 64))
+	}
 	v.durationIn("outbox.poll_interval", c.Outbox.PollInterval, 10*time.Millisecond, time.Hour)
 	v.intIn("outbox.batch_max", c.Outbox.BatchMax, 1, 10000)
 	v.durationIn("outbox.retention", c.Outbox.Retention, time.Minute, 365*24*time.Hour)
@@ -253,9 +267,10 @@ func (v *validator) postgresURL(key, raw string, required bool) {
 		return
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+	// The host is either in the authority or, for a Unix socket directory, in ?host=/path.
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || (u.Host == "" && u.Query().Get("host") == "") {
 		// Never echo a DSN: it may hold a password.
-		v.add(key, "must be a postgres://user:password@host:port/db URL", "a value that is not one")
+		v.add(key, "must be a postgres://user:password@host:port/db URL (or ?host=/socket/dir)", "a value that is not one")
 	}
 }
 

@@ -61,6 +61,17 @@ func Queue(p *store.Pipeline, tenant string, e Event) (Event, error) {
 	return e, nil
 }
 
+// Batch is Enqueue as one statement of b, a batch sent in a tenant transaction; the insert's
+// error surfaces when b's results are read. The returned event's Tenant is not set.
+func Batch(b *pgx.Batch, e Event) (Event, error) {
+	e, headers, err := prepare(e)
+	if err != nil {
+		return e, err
+	}
+	b.Queue(insertEvent, e.ID, e.Type, e.AggregateType, e.AggregateID, e.Version, e.Payload, headers, e.OccurredAt)
+	return e, nil
+}
+
 const insertEvent = `INSERT INTO outbox (id, event_type, aggregate_type, aggregate_id, version, payload, headers, occurred_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 

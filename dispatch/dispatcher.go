@@ -1,0 +1,485 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pilotx/dispatchhub/geo"
+)
+
+// tenantLoop dispatches one tenant: a goroutine that runs a round when woken (an event of the
+// tenant, a reply applied here), when an offer or a batch window is due, and at every sweep.
+type tenantLoop struct {
+	e      *Engine
+	tenant string
+	wakeCh chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	planner    Planner
+	settings   Settings
+	settingsAt time.Time
+	drivers    map[string]driverInfo
+	driversAt  time.Time
+	noted      map[string]time.Time // order → when its last no_candidate/no_pickup decision was recorded
+}
+
+type driverInfo struct {
+	capacity int
+	onDuty   bool
+}
+
+func (e *Engine) startLoop(parent context.Context, tenant string) *tenantLoop {
+	ctx, cancel := context.WithCancel(parent)
+	l := &tenantLoop{
+		e: e, tenant: tenant, wakeCh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
+		noted: map[string]time.Time{},
+	}
+	go l.run(ctx)
+	return l
+}
+
+func (l *tenantLoop) wake() {
+	select {
+	case l.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (l *tenantLoop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+func (l *tenantLoop) run(ctx context.Context) {
+	defer close(l.done)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wakeCh:
+		case <-timer.C:
+		}
+		next := l.round(ctx)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		d := l.e.cfg.SweepInterval
+		if !next.IsZero() {
+			d = min(d, max(time.Until(next), time.Millisecond))
+		}
+		timer.Reset(d)
+	}
+}
+
+// snapshot is what a round reads of the tenant.
+type snapshot struct {
+	waiting  []waitingRow
+	open     []openAssignment
+	lockouts map[string]map[string]bool // order → drivers locked out of it
+}
+
+type waitingRow struct {
+	Waiting
+	hasPickup bool
+}
+
+// round runs one dispatch round and returns when the next is due (zero: at the next sweep).
+func (l *tenantLoop) round(ctx context.Context) time.Time {
+	ctx, cancel := context.WithTimeout(ctx, defaultRoundTimeout)
+	defer cancel()
+	start := l.e.now()
+	l.e.m.rounds.Inc()
+	next, err := l.dispatch(ctx)
+	l.e.m.roundTime.Observe(time.Since(start).Seconds())
+	if err != nil && ctx.Err() == nil {
+		l.e.m.roundErrors.Inc()
+		l.e.log.Warn().Err(err).Str("tenant", l.tenant).Msg("dispatch round failed: retried at the next sweep")
+	}
+	return next
+}
+
+func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
+	if err := l.refresh(ctx); err != nil {
+		return time.Time{}, err
+	}
+	s := l.settings
+	snap, err := l.load(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	online, err := l.online(ctx)
+	if err != nil {
+		// Without presence the engine cannot tell who is there: it neither releases nor offers.
+		return time.Time{}, fmt.Errorf("presence: %w", err)
+	}
+	idx := l.e.Index(l.tenant)
+	now := l.e.now()
+
+	// Offers that ran out, and drivers lost (offline past the grace period, or silent).
+	changed := false
+	for _, a := range snap.open {
+		reason, outcome := "", ""
+		switch {
+		case a.Status == "offered" && a.ExpiresAt != nil && !now.Before(*a.ExpiresAt):
+			reason, outcome = ReasonExpired, OutcomeExpired
+		case a.OrderStatus != StatusOffered && a.OrderStatus != StatusAssigned:
+			continue // picked up: the goods are with the driver; nobody else can deliver them
+		case !online[a.Driver]:
+			reason, outcome = ReasonOffline, OutcomeReleased
+		case l.silent(idx, a.Driver, now):
+			reason, outcome = ReasonSilent, OutcomeReleased
+		default:
+			continue
+		}
+		to := "released"
+		if reason == ReasonExpired {
+			to = "expired"
+		}
+		ok, err := endAssignment(ctx, l.e.db, l.tenant, a, to, reason, outcome, s.Strategy, "dispatch")
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
+			changed = true
+			l.e.m.decisions.WithLabelValues(string(s.Strategy), outcome).Inc()
+		}
+	}
+	if changed {
+		if snap, err = l.load(ctx); err != nil {
+			return time.Time{}, err
+		}
+	}
+
+	var next time.Time
+	due := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, a := range snap.open {
+		if a.Status == "offered" && a.ExpiresAt != nil {
+			due(*a.ExpiresAt)
+		}
+	}
+	if s.Strategy == StrategyManual {
+		return next, nil
+	}
+
+	av := l.availability(snap, online, idx, now)
+	var waiting []Waiting
+	var unplaceable []string
+	for _, w := range snap.waiting {
+		if w.hasPickup {
+			waiting = append(waiting, w.Waiting)
+		} else {
+			unplaceable = append(unplaceable, w.ID)
+		}
+	}
+	var props []Proposal
+	kind := "offer"
+	switch s.Strategy {
+	case StrategyNearest:
+		props = l.planner.Nearest(idx, waiting, av, s.MaxPickupMeters)
+	case StrategyBroadcast:
+		props, kind = l.planner.Broadcast(idx, waiting, av, s.MaxPickupMeters, s.BroadcastFanout), "broadcast"
+	case StrategyBatch:
+		if len(waiting) > 0 {
+			window := BatchWindow(s.BatchWindow, len(waiting), av.freeCount())
+			oldest := waiting[0].Since
+			for _, w := range waiting {
+				if w.Since.Before(oldest) {
+					oldest = w.Since
+				}
+			}
+			if now.Sub(oldest) >= window {
+				props = l.planner.Batch(idx, waiting, av, s.MaxPickupMeters, now)
+			} else {
+				due(oldest.Add(window))
+			}
+		}
+	}
+
+	offered := map[string]bool{}
+	since := map[string]time.Time{}
+	for _, w := range waiting {
+		since[w.ID] = w.Since
+	}
+	if len(props) > 0 {
+		done, err := offers(ctx, l.e.db, l.tenant, props, s.Strategy, kind, s.OfferTimeout, l.e.now)
+		if err != nil {
+			return next, err
+		}
+		for _, m := range done {
+			offered[m.Order] = true
+			due(m.ExpiresAt)
+			l.e.m.decisions.WithLabelValues(string(s.Strategy), OutcomeOffered).Inc()
+			l.e.m.offerLag.Observe(max(l.e.now().Sub(since[m.Order]).Seconds(), 0))
+			delete(l.noted, m.Order)
+		}
+	}
+
+	// Orders left waiting get a decision saying why, at most once a minute each.
+	var notes []Decision
+	for _, w := range waiting {
+		if offered[w.ID] || (s.Strategy == StrategyBatch && len(props) == 0) {
+			continue
+		}
+		if t, ok := l.noted[w.ID]; ok && now.Sub(t) < noCandidateRecordEvery {
+			continue
+		}
+		notes = append(notes, Decision{OrderID: w.ID, Strategy: string(s.Strategy), Outcome: OutcomeNoCandidate, Actor: "dispatch",
+			Reason: fmt.Sprintf("no eligible driver within %.0f m (online, on duty, under capacity, with a fresh location, not locked out of the order)", s.MaxPickupMeters)})
+	}
+	for _, id := range unplaceable {
+		if t, ok := l.noted[id]; ok && now.Sub(t) < noCandidateRecordEvery {
+			continue
+		}
+		notes = append(notes, Decision{OrderID: id, Strategy: string(s.Strategy), Outcome: OutcomeNoPickup, Actor: "dispatch",
+			Reason: "the order has no pickup coordinates (neither in its payload nor its store's --pickup): assign it by hand"})
+	}
+	if len(notes) > 0 {
+		err := l.e.db.WithTenantTx(ctx, l.tenant, func(tx pgx.Tx) error {
+			for _, d := range notes {
+				if err := recordDecision(ctx, tx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return next, err
+		}
+		for _, d := range notes {
+			l.noted[d.OrderID] = now
+			l.e.m.decisions.WithLabelValues(string(s.Strategy), d.Outcome).Inc()
+		}
+	}
+	for id, t := range l.noted { // forget orders not waiting any more
+		if now.Sub(t) > 2*noCandidateRecordEvery {
+			delete(l.noted, id)
+		}
+	}
+	return next, nil
+}
+
+// silent reports whether driver has sent no fix for SilentAfter. Right after the engine
+// starts nobody is silent: the index fills from live fixes within seconds.
+func (l *tenantLoop) silent(idx *geo.Index, driver string, now time.Time) bool {
+	if now.Sub(l.e.started) < l.e.cfg.SilentAfter {
+		return false
+	}
+	fix, ok := idx.Position(driver)
+	return !ok || now.Sub(time.UnixMilli(fix.At)) > l.e.cfg.SilentAfter
+}
+
+// refresh re-reads the tenant's settings and drivers when they are older than TenantRefresh.
+func (l *tenantLoop) refresh(ctx context.Context) error {
+	now := l.e.now()
+	if !l.settingsAt.IsZero() && now.Sub(l.settingsAt) < l.e.cfg.TenantRefresh {
+		return nil
+	}
+	var raw []byte
+	drivers := map[string]driverInfo{}
+	err := l.e.db.WithTenantTx(ctx, l.tenant, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT settings->'dispatch' FROM tenants WHERE id = $1`, l.tenant).Scan(&raw); err != nil {
+			return fmt.Errorf("settings: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, capacity, on_duty FROM drivers`)
+		if err != nil {
+			return fmt.Errorf("drivers: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var d driverInfo
+			if err := rows.Scan(&id, &d.capacity, &d.onDuty); err != nil {
+				return err
+			}
+			drivers[id] = d
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	own, err := DecodeSettings(raw)
+	if err != nil {
+		l.e.log.Warn().Err(err).Str("tenant", l.tenant).Msg("dispatch: tenant settings invalid: using the defaults")
+		own = Settings{}
+	}
+	l.settings = own.WithDefaults(l.e.cfg.Settings)
+	l.drivers, l.settingsAt = drivers, now
+	return nil
+}
+
+// load reads the waiting orders, the open assignments and the lockouts of waiting orders in
+// one tenant transaction.
+func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
+	snap := snapshot{lockouts: map[string]map[string]bool{}}
+	err := l.e.db.WithTenantTx(ctx, l.tenant, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, maxWaitingPerRound)
+		b.Queue(`SELECT a.id::text, a.order_id::text, a.driver_id, a.status, o.status, a.expires_at
+			FROM assignments a JOIN orders o ON o.id = a.order_id WHERE a.status IN ('offered', 'accepted')`)
+		b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a JOIN orders o ON o.id = a.order_id
+			WHERE o.status = 'pending' AND a.status IN ('declined', 'expired', 'released')`)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("waiting orders: %w", err)
+		}
+		for rows.Next() {
+			var w waitingRow
+			var lat, lng *float64
+			if err := rows.Scan(&w.ID, &lat, &lng, &w.Since); err != nil {
+				rows.Close()
+				return err
+			}
+			if lat != nil && lng != nil {
+				w.Lat, w.Lng, w.hasPickup = *lat, *lng, true
+			}
+			snap.waiting = append(snap.waiting, w)
+		}
+		rows.Close()
+		if rows, err = br.Query(); err != nil {
+			return fmt.Errorf("open assignments: %w", err)
+		}
+		for rows.Next() {
+			var a openAssignment
+			if err := rows.Scan(&a.ID, &a.Order, &a.Driver, &a.Status, &a.OrderStatus, &a.ExpiresAt); err != nil {
+				rows.Close()
+				return err
+			}
+			snap.open = append(snap.open, a)
+		}
+		rows.Close()
+		if rows, err = br.Query(); err != nil {
+			return fmt.Errorf("lockouts: %w", err)
+		}
+		for rows.Next() {
+			var order, driver string
+			if err := rows.Scan(&order, &driver); err != nil {
+				rows.Close()
+				return err
+			}
+			if snap.lockouts[order] == nil {
+				snap.lockouts[order] = map[string]bool{}
+			}
+			snap.lockouts[order][driver] = true
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	return snap, err
+}
+
+// online reads the tenant's online drivers from presence ({prefix}online:{tenant}).
+func (l *tenantLoop) online(ctx context.Context) (map[string]bool, error) {
+	members, err := l.e.rdb.SMembers(ctx, l.e.cfg.KeyPrefix+"online:"+l.tenant).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make(map[string]bool, len(members))
+	for _, m := range members {
+		out[m] = true
+	}
+	return out, nil
+}
+
+// availability is Availability for one round.
+type availability struct {
+	free     map[string]bool
+	lockouts map[string]map[string]bool
+}
+
+func (a *availability) Free(d string) bool               { return a.free[d] }
+func (a *availability) Locked(order, driver string) bool { return a.lockouts[order][driver] }
+func (a *availability) freeCount() int                   { return len(a.free) }
+
+// availability: a driver is free when online, on duty, with a fresh fix, under capacity
+// (offered and accepted jobs both count) and without an open offer.
+func (l *tenantLoop) availability(snap snapshot, online map[string]bool, idx *geo.Index, now time.Time) *availability {
+	load := map[string]int{}
+	offered := map[string]bool{}
+	for _, a := range snap.open {
+		load[a.Driver]++
+		if a.Status == "offered" {
+			offered[a.Driver] = true
+		}
+	}
+	free := map[string]bool{}
+	for d := range online {
+		info, known := l.drivers[d]
+		if !known {
+			info = driverInfo{capacity: 1, onDuty: true} // a driver first seen since the last refresh: the table's defaults
+		}
+		if !info.onDuty || load[d] >= info.capacity || offered[d] {
+			continue
+		}
+		if fix, ok := idx.Position(d); !ok || now.Sub(time.UnixMilli(fix.At)) > l.e.cfg.SilentAfter {
+			continue
+		}
+		free[d] = true
+	}
+	return &availability{free: free, lockouts: snap.lockouts}
+}
+
+// DecodeSettings reads a tenant's dispatch settings (tenants.settings->'dispatch'): durations
+// are strings such as "30s". Empty or null is no override.
+func DecodeSettings(raw []byte) (Settings, error) {
+	var s Settings
+	if len(raw) == 0 || string(raw) == "null" {
+		return s, nil
+	}
+	var w settingsJSON
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return s, fmt.Errorf("dispatch settings: %w", err)
+	}
+	s = Settings{Strategy: w.Strategy, MaxPickupMeters: w.MaxPickupMeters, BroadcastFanout: w.BroadcastFanout}
+	var err error
+	if w.OfferTimeout != "" {
+		if s.OfferTimeout, err = time.ParseDuration(w.OfferTimeout); err != nil {
+			return Settings{}, fmt.Errorf("offer_timeout: %w", err)
+		}
+	}
+	if w.BatchWindow != "" {
+		if s.BatchWindow, err = time.ParseDuration(w.BatchWindow); err != nil {
+			return Settings{}, fmt.Errorf("batch_window: %w", err)
+		}
+	}
+	return s, s.Validate("")
+}
+
+// settingsJSON is Settings as stored and served.
+type settingsJSON struct {
+	Strategy        Strategy `json:"strategy,omitempty"`
+	OfferTimeout    string   `json:"offer_timeout,omitempty"`
+	MaxPickupMeters float64  `json:"max_pickup_distance_m,omitempty"`
+	BroadcastFanout int      `json:"broadcast_fanout,omitempty"`
+	BatchWindow     string   `json:"batch_window,omitempty"`
+}
+
+// MarshalJSON encodes s as settingsJSON (durations as strings).
+func (s Settings) MarshalJSON() ([]byte, error) {
+	w := settingsJSON{Strategy: s.Strategy, MaxPickupMeters: s.MaxPickupMeters, BroadcastFanout: s.BroadcastFanout}
+	if s.OfferTimeout != 0 {
+		w.OfferTimeout = s.OfferTimeout.String()
+	}
+	if s.BatchWindow != 0 {
+		w.BatchWindow = s.BatchWindow.String()
+	}
+	return json.Marshal(w)
+}
