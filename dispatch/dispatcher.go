@@ -196,7 +196,7 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 		props, kind = l.planner.Broadcast(idx, waiting, av, s.MaxPickupMeters, s.BroadcastFanout), "broadcast"
 	case StrategyBatch:
 		if len(waiting) > 0 {
-			window := BatchWindow(s.BatchWindow, len(waiting), av.freeCount())
+			window := BatchWindow(s.BatchWindow, len(waiting), av.FreeCount())
 			oldest := waiting[0].Since
 			for _, w := range waiting {
 				if w.Since.Before(oldest) {
@@ -407,7 +407,7 @@ type availability struct {
 
 func (a *availability) Free(d string) bool               { return a.free[d] }
 func (a *availability) Locked(order, driver string) bool { return a.lockouts[order][driver] }
-func (a *availability) freeCount() int                   { return len(a.free) }
+func (a *availability) FreeCount() int                   { return len(a.free) }
 
 // availability: a driver is free when online, on duty, with a fresh fix, under capacity
 // (offered and accepted jobs both count) and without an open offer.

@@ -49,7 +49,7 @@ const (
 	defaultRoundTimeout      = 10 * time.Second
 	maxWaitingPerRound       = 500
 	noCandidateRecordEvery   = time.Minute
-	defaultReplyWorkers      = 2
+	defaultReplyWorkers      = 8
 	defaultReplyQueue        = 4096
 	defaultReplyAttempts     = 5
 	defaultReplyRetryInitial = 50 * time.Millisecond

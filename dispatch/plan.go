@@ -60,6 +60,16 @@ type Availability interface {
 	Locked(order, driver string) bool
 }
 
+// freeCounter is an Availability that knows how many drivers are free: planning stops once
+// they are all proposed (the searches of the orders left would find nobody).
+type freeCounter interface{ FreeCount() int }
+
+// exhausted reports whether every free driver is in used.
+func exhausted(av Availability, used taken) bool {
+	fc, ok := av.(freeCounter)
+	return ok && len(used) >= fc.FreeCount()
+}
+
 // candidatesConsidered is how many nearest eligible drivers an explanation lists, and how many
 // candidates per order the batch strategy weighs.
 const candidatesConsidered = 8
@@ -84,6 +94,9 @@ func (p *Planner) Nearest(idx *geo.Index, orders []Waiting, av Availability, max
 func (p *Planner) nearest(idx *geo.Index, orders []Waiting, av Availability, maxMeters float64, used taken) []Proposal {
 	var out []Proposal
 	for _, o := range orders {
+		if exhausted(av, used) {
+			break
+		}
 		cands := p.candidates(idx, o, av, used, maxMeters, candidatesConsidered)
 		if len(cands) == 0 {
 			continue
@@ -103,6 +116,9 @@ func (p *Planner) Broadcast(idx *geo.Index, orders []Waiting, av Availability, m
 	used := taken{}
 	var out []Proposal
 	for _, o := range orders {
+		if exhausted(av, used) {
+			break
+		}
 		cands := p.candidates(idx, o, av, used, maxMeters, max(fanout, candidatesConsidered))
 		n := min(fanout, len(cands))
 		for i := range n {
@@ -142,7 +158,7 @@ func (p *Planner) Batch(idx *geo.Index, orders []Waiting, av Availability, maxMe
 		}
 	}
 	pending := out
-	for round := 0; len(pending) > 0 && round < maxBatchRounds; round++ {
+	for round := 0; len(pending) > 0 && round < maxBatchRounds && !exhausted(av, used); round++ {
 		got, left := p.batchRound(idx, pending, av, maxMeters, used, len(orders))
 		props = append(props, got...)
 		if len(got) == 0 {

@@ -845,3 +845,49 @@ func BenchmarkBridge(b *testing.B) {
 	b.ReportMetric(pct(basePaced, 0.99), "baseline-paced-p99-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// expiringRecorder records publications, with the expiry of those that have one.
+type expiringRecorder struct {
+	mu   sync.Mutex
+	pubs []string // "topic" or "topic expiry=Ns"
+}
+
+func (r *expiringRecorder) Publish(topic string, _ []byte, _ bool, _ byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pubs = append(r.pubs, topic)
+	return nil
+}
+
+func (r *expiringRecorder) PublishExpiring(topic string, _ []byte, _ byte, expiry time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pubs = append(r.pubs, fmt.Sprintf("%s expiry=%ds", topic, int(expiry.Round(10*time.Second)/time.Second)))
+	return nil
+}
+
+func (r *expiringRecorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pubs)
+}
+
+// An offer goes to its driver with the time it has left as message expiry; an offer that has
+// ended already reaches the tenant's topics but not the driver, who could not take it.
+func TestOfferExpiresWithItsTime(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := &expiringRecorder{}
+	e.startBridge(Config{Durable: "expiry"}, rec)
+	offer := func(id string, expires time.Time) outbox.Event {
+		payload, _ := json.Marshal(map[string]any{"id": "o1", "job_id": "j-" + id, "driver_id": "d1", "expires_at": expires})
+		return outbox.Event{ID: id, Tenant: "acme", Type: "AssignmentOffered", AggregateType: "order", AggregateID: "o1",
+			OccurredAt: time.Now(), Payload: payload}
+	}
+	e.publish(offer(uuid.NewString(), time.Now().Add(30*time.Second)))
+	e.publish(offer(uuid.NewString(), time.Now().Add(-time.Second)))
+	require.Eventually(t, func() bool { return len(rec.all()) == 5 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, []string{
+		"tenants/acme/events/AssignmentOffered", "tenants/acme/orders/o1", "tenants/acme/drivers/d1/jobs expiry=30s",
+		"tenants/acme/events/AssignmentOffered", "tenants/acme/orders/o1",
+	}, rec.all())
+}
