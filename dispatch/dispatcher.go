@@ -22,12 +22,11 @@ type tenantLoop struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	planner    Planner
-	settings   Settings
-	settingsAt time.Time
-	drivers    map[string]driverInfo
-	driversAt  time.Time
-	noted      map[string]time.Time // order → when its last no_candidate/no_pickup decision was recorded
+	planner   Planner
+	settings  Settings
+	drivers   map[string]driverInfo
+	driversAt time.Time
+	noted     map[string]time.Time // order → when its last no_candidate/no_pickup decision was recorded
 }
 
 type driverInfo struct {
@@ -114,11 +113,11 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 	if err := l.refresh(ctx); err != nil {
 		return time.Time{}, err
 	}
-	s := l.settings
 	snap, err := l.load(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
+	s := l.settings
 	online, err := l.online(ctx)
 	if err != nil {
 		// Without presence the engine cannot tell who is there: it neither releases nor offers.
@@ -284,18 +283,15 @@ func (l *tenantLoop) silent(idx *geo.Index, driver string, now time.Time) bool {
 	return !ok || now.Sub(time.UnixMilli(fix.At)) > l.e.cfg.SilentAfter
 }
 
-// refresh re-reads the tenant's settings and drivers when they are older than TenantRefresh.
+// refresh re-reads the tenant's drivers (capacity, duty) when they are older than
+// TenantRefresh. Offers and accepts check both again under lock.
 func (l *tenantLoop) refresh(ctx context.Context) error {
 	now := l.e.now()
-	if !l.settingsAt.IsZero() && now.Sub(l.settingsAt) < l.e.cfg.TenantRefresh {
+	if !l.driversAt.IsZero() && now.Sub(l.driversAt) < l.e.cfg.TenantRefresh {
 		return nil
 	}
-	var raw []byte
 	drivers := map[string]driverInfo{}
 	err := l.e.db.WithTenantTx(ctx, l.tenant, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT settings->'dispatch' FROM tenants WHERE id = $1`, l.tenant).Scan(&raw); err != nil {
-			return fmt.Errorf("settings: %w", err)
-		}
 		rows, err := tx.Query(ctx, `SELECT id, capacity, on_duty FROM drivers`)
 		if err != nil {
 			return fmt.Errorf("drivers: %w", err)
@@ -314,14 +310,19 @@ func (l *tenantLoop) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.drivers, l.driversAt = drivers, now
+	return nil
+}
+
+// useSettings applies the tenant's own settings (read with every round, so a change applies at
+// the next round) over the engine's defaults.
+func (l *tenantLoop) useSettings(raw []byte) {
 	own, err := DecodeSettings(raw)
 	if err != nil {
 		l.e.log.Warn().Err(err).Str("tenant", l.tenant).Msg("dispatch: tenant settings invalid: using the defaults")
 		own = Settings{}
 	}
 	l.settings = own.WithDefaults(l.e.cfg.Settings)
-	l.drivers, l.settingsAt = drivers, now
-	return nil
 }
 
 // load reads the waiting orders, the open assignments and the lockouts of waiting orders in
@@ -335,6 +336,7 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 			FROM assignments a JOIN orders o ON o.id = a.order_id WHERE a.status IN ('offered', 'accepted')`)
 		b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a JOIN orders o ON o.id = a.order_id
 			WHERE o.status = 'pending' AND a.status IN ('declined', 'expired', 'released')`)
+		b.Queue(`SELECT settings->'dispatch' FROM tenants WHERE id = $1`, l.tenant)
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
 		rows, err := br.Query()
@@ -381,7 +383,15 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 			snap.lockouts[order][driver] = true
 		}
 		rows.Close()
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var raw []byte
+		if err := br.QueryRow().Scan(&raw); err != nil {
+			return fmt.Errorf("settings: %w", err)
+		}
+		l.useSettings(raw)
+		return nil
 	})
 	return snap, err
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,23 +129,26 @@ func (d *driverApp) reply(jobID, action string) {
 	}
 }
 
+// mute stops the driver's fixes; the connection stays up (an app whose GPS died).
+func (d *driverApp) mute() {
+	d.stopped.Do(func() { close(d.stop) })
+}
+
 // drop loses the connection without DISCONNECT (a phone going into a tunnel).
 func (d *driverApp) drop() {
-	d.stopped.Do(func() {
-		close(d.stop)
-		d.cancel()
-		_ = d.conn.Close()
-		d.busy.Wait()
-	})
+	d.stopped.Do(func() { close(d.stop) })
+	d.cancel()
+	_ = d.conn.Close()
+	d.busy.Wait()
 }
 
 func (d *driverApp) leave() {
-	d.stopped.Do(func() {
-		close(d.stop)
+	d.stopped.Do(func() { close(d.stop) })
+	if d.ctx.Err() == nil {
 		d.cancel()
 		d.busy.Wait()
 		_ = d.c.Disconnect(&paho.Disconnect{})
-	})
+	}
 }
 
 // wait returns the first job of type typ (for order, when not "") once it has arrived.
@@ -186,6 +192,29 @@ func startDispatch(t testing.TB, tweak func(*config.Config)) *backbone {
 	})
 }
 
+// driversPlaceable waits until the engine can place n drivers: n online in presence and n
+// whose first fix is in the index (from the hub's metrics).
+func (b *backbone) driversPlaceable(n int) {
+	testenv.Eventually(b.t, 10*time.Second, func() bool {
+		resp, err := http.Get(b.base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var online, placed float64
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "dispatchhub_presence_drivers_online "); ok {
+				online, _ = strconv.ParseFloat(v, 64)
+			}
+			if v, ok := strings.CutPrefix(line, `dispatchhub_dispatch_fixes_total{result="moved"} `); ok {
+				placed, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		return online >= float64(n) && placed >= float64(n)
+	}, "%d drivers online and placed", n)
+}
+
 // orderIDOf waits for the order of Shopify order number n and returns its id.
 func (b *backbone) orderIDOf(n int) string {
 	var id string
@@ -208,6 +237,7 @@ func TestDispatchOfferDeclineTimeoutAcceptDeliver(t *testing.T) {
 	mid := b.driver("acme", "d-mid", 38.7300, -9.1500, nil)
 	far := b.driver("acme", "d-far", 38.7500, -9.1700, nil)
 	events := b.watch("acme", "disp", auth.RoleDispatcher, "tenants/acme/events/#")
+	b.driversPlaceable(3)
 
 	status, _ := b.webhook("orders/create", "evt-d1", shopifyOrder(501, time.Now(), "Lisboa"))
 	require.Equal(t, 200, status)
@@ -282,6 +312,7 @@ func TestDispatchReassignsWhenDriverDropsOff(t *testing.T) {
 			d.reply(j.JobID, "accept")
 		}
 	})
+	b.driversPlaceable(1)
 	status, _ := b.webhook("orders/create", "evt-drop", shopifyOrder(601, time.Now(), "Lisboa"))
 	require.Equal(t, 200, status)
 	orderID := b.orderIDOf(601)
@@ -372,4 +403,47 @@ func TestDispatchThousandOrdersNeverOverCapacity(t *testing.T) {
 		SELECT responded_at, lag(updated_at) OVER (PARTITION BY driver_id ORDER BY responded_at) AS prev_done
 		FROM assignments WHERE status = 'completed') x WHERE responded_at < prev_done`), "a driver's jobs overlapped")
 	assert.EqualValues(t, orders, delivered.Load())
+}
+
+// A driver still connected but sending no fixes for dispatch.silent_after loses its job not
+// yet picked up, which goes to another driver.
+func TestDispatchReassignsSilentDriver(t *testing.T) {
+	b := startDispatch(t, func(c *config.Config) { c.Dispatch.SilentAfter = 5 * time.Second })
+	quiet := b.driver("acme", "d-quiet", 38.7201, -9.1401, func(d *driverApp, j job) {
+		if j.Type == "AssignmentOffered" {
+			d.reply(j.JobID, "accept")
+		}
+	})
+	b.driversPlaceable(1)
+	status, _ := b.webhook("orders/create", "evt-silent", shopifyOrder(701, time.Now(), "Lisboa"))
+	require.Equal(t, 200, status)
+	orderID := b.orderIDOf(701)
+	quiet.wait("OrderAssigned", orderID)
+	other := b.driver("acme", "d-other", 38.7300, -9.1500, nil)
+	quiet.mute()
+	changed := quiet.wait("AssignmentChanged", orderID)
+	assert.Equal(t, "silent", changed.Reason)
+	assert.Equal(t, "d-other", other.wait("AssignmentOffered", orderID).DriverID)
+}
+
+// With the broadcast strategy (a tenant setting) the nearest drivers are offered the order at
+// once; the first to accept gets it and the others' offers are withdrawn.
+func TestDispatchBroadcastFirstAcceptWins(t *testing.T) {
+	b := startDispatch(t, nil)
+	disp := b.token("acme", "disp", auth.RoleDispatcher)
+	require.Equal(t, 200, b.api("PUT", "/v1/dispatch/settings", disp, map[string]any{"strategy": "broadcast", "broadcast_fanout": 2}, nil))
+	one := b.driver("acme", "d-one", 38.7201, -9.1401, nil)
+	two := b.driver("acme", "d-two", 38.7210, -9.1410, nil)
+	three := b.driver("acme", "d-three", 38.7600, -9.1900, nil)
+	b.driversPlaceable(3)
+	status, _ := b.webhook("orders/create", "evt-bc", shopifyOrder(801, time.Now(), "Lisboa"))
+	require.Equal(t, 200, status)
+	orderID := b.orderIDOf(801)
+	o1, o2 := one.wait("AssignmentOffered", orderID), two.wait("AssignmentOffered", orderID)
+	two.reply(o2.JobID, "accept")
+	two.wait("OrderAssigned", orderID)
+	assert.Equal(t, "taken", one.wait("AssignmentChanged", orderID).Reason)
+	one.reply(o1.JobID, "accept")
+	assert.Equal(t, "offer_closed", one.wait("ReplyRejected", "").Code)
+	assert.False(t, three.has("AssignmentOffered"), "the fanout is 2")
 }
