@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pilotx/dispatchhub/geo"
+	"github.com/pilotx/dispatchhub/internal/outbox"
 	"github.com/pilotx/dispatchhub/internal/store"
 )
 
@@ -152,10 +153,11 @@ const offerSQL = `UPDATE orders SET status = 'offered', version = version + 1
 			FOR UPDATE)
 	RETURNING ` + OrderColumns
 
-// made is an offer written by offers.
+// made is an offer written by offers, with its AssignmentOffered event.
 type made struct {
 	Proposal
 	ExpiresAt time.Time
+	Event     outbox.Event
 }
 
 // offers makes the offers of one round in one tenant transaction of two round trips: each
@@ -163,7 +165,7 @@ type made struct {
 // assignment row with its expiry, the decision and AssignmentOffered. Proposals whose order or
 // driver changed since the round read them are left out of the result (the next round sees
 // them).
-func offers(ctx context.Context, db *store.DB, tenant string, props []Proposal, strategy Strategy, kind string, timeout time.Duration, now func() time.Time) ([]made, error) {
+func offers(ctx context.Context, db *store.DB, tenant string, props []Proposal, strategy Strategy, kind string, timeout time.Duration, now func() time.Time, headers map[string]string) ([]made, error) {
 	var out []made
 	err := db.WithTenantPipeline(ctx, tenant, func(p *store.Pipeline) error {
 		out = out[:0]
@@ -201,10 +203,11 @@ func offers(ctx context.Context, db *store.DB, tenant string, props []Proposal, 
 			p.Queue(`INSERT INTO dispatch_decisions (order_id, strategy, outcome, driver_id, assignment_id, distance_m, reason, candidates, actor)
 				VALUES ($1::uuid, $2, $3, $4, $5::uuid, $6, $7, $8, 'dispatch')`,
 				pr.Order, string(strategy), OutcomeOffered, pr.Driver, id, m, pr.Reason, candidatesJSON(pr.Candidates))
-			if err := queueEvent(p, EventAssignmentOffered, *o, "dispatch", jobFields{JobID: id, DriverID: pr.Driver, ExpiresAt: &expires, Meters: &m}.extra()); err != nil {
+			ev, err := queueEventWith(p, EventAssignmentOffered, *o, "dispatch", jobFields{JobID: id, DriverID: pr.Driver, ExpiresAt: &expires, Meters: &m}.extra(), headers)
+			if err != nil {
 				return err
 			}
-			out = append(out, made{Proposal: pr, ExpiresAt: expires})
+			out = append(out, made{Proposal: pr, ExpiresAt: expires, Event: ev})
 		}
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pilotx/dispatchhub/geo"
+	"github.com/pilotx/dispatchhub/internal/jobtopic"
 )
 
 // tenantLoop dispatches one tenant: a goroutine that runs a round when woken (an event of the
@@ -26,6 +27,8 @@ type tenantLoop struct {
 	settings  Settings
 	drivers   map[string]driverInfo
 	driversAt time.Time
+	lastFull  time.Time            // when the last full round read the tenant
+	lastOpen  int                  // open assignments it saw
 	noted     map[string]time.Time // order → when its last no_candidate/no_pickup decision was recorded
 }
 
@@ -110,6 +113,17 @@ func (l *tenantLoop) round(ctx context.Context) time.Time {
 }
 
 func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
+	online, err := l.online(ctx)
+	if err != nil {
+		// Without presence the engine cannot tell who is there: it neither releases nor offers.
+		return time.Time{}, fmt.Errorf("presence: %w", err)
+	}
+	now := l.e.now()
+	if len(online) == 0 && l.lastOpen == 0 && now.Sub(l.lastFull) < l.e.cfg.SweepInterval {
+		// Nobody online and no open assignment at the last round: an event cannot have made
+		// work; the sweep still looks at everything.
+		return l.lastFull.Add(l.e.cfg.SweepInterval), nil
+	}
 	if err := l.refresh(ctx); err != nil {
 		return time.Time{}, err
 	}
@@ -117,14 +131,9 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	l.lastFull, l.lastOpen = now, len(snap.open)
 	s := l.settings
-	online, err := l.online(ctx)
-	if err != nil {
-		// Without presence the engine cannot tell who is there: it neither releases nor offers.
-		return time.Time{}, fmt.Errorf("presence: %w", err)
-	}
 	idx := l.e.Index(l.tenant)
-	now := l.e.now()
 
 	// Offers that ran out, and drivers lost (offline past the grace period, or silent).
 	changed := false
@@ -159,6 +168,7 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 		if snap, err = l.load(ctx); err != nil {
 			return time.Time{}, err
 		}
+		l.lastOpen = len(snap.open)
 	}
 
 	var next time.Time
@@ -177,6 +187,14 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 	}
 
 	av := l.availability(snap, online, idx, now)
+	if av.FreeCount() > 0 {
+		// Only with someone to offer to are the waiting orders worth reading: a few per free
+		// driver (batch weighs more orders than drivers), at most maxWaitingPerRound.
+		if err := l.loadWaiting(ctx, &snap, min(maxWaitingPerRound, 8*av.FreeCount()+16)); err != nil {
+			return next, err
+		}
+		av.lockouts = snap.lockouts
+	}
 	var waiting []Waiting
 	var unplaceable []string
 	for _, w := range snap.waiting {
@@ -216,11 +234,16 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 		since[w.ID] = w.Since
 	}
 	if len(props) > 0 {
-		done, err := offers(ctx, l.e.db, l.tenant, props, s.Strategy, kind, s.OfferTimeout, l.e.now)
+		var headers map[string]string
+		if l.e.cfg.Direct != nil && l.e.cfg.Replica != "" {
+			headers = map[string]string{jobtopic.DirectHeader: l.e.cfg.Replica}
+		}
+		done, err := offers(ctx, l.e.db, l.tenant, props, s.Strategy, kind, s.OfferTimeout, l.e.now, headers)
 		if err != nil {
 			return next, err
 		}
 		for _, m := range done {
+			l.publishDirect(m)
 			offered[m.Order] = true
 			due(m.ExpiresAt)
 			l.e.m.decisions.WithLabelValues(string(s.Strategy), OutcomeOffered).Inc()
@@ -271,6 +294,23 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 		}
 	}
 	return next, nil
+}
+
+// publishDirect publishes a committed offer to its driver's jobs topic in this process's broker,
+// with the time it has left as MQTT 5 expiry: the message the bridge would publish, without the
+// trip through the outbox relay, EVENTS and the bridge. A failure is only logged: the offer is
+// committed, the app resyncs its jobs, and the offer expires and moves on if nobody answers.
+func (l *tenantLoop) publishDirect(m made) {
+	if l.e.cfg.Direct == nil || l.e.cfg.Replica == "" {
+		return
+	}
+	driver, payload, expires, err := jobtopic.Message(&m.Event)
+	if err == nil && driver != "" {
+		err = l.e.cfg.Direct.PublishExpiring("tenants/"+l.tenant+"/drivers/"+driver+"/jobs", payload, 1, expires.Sub(l.e.now()))
+	}
+	if err != nil {
+		l.e.log.Warn().Err(err).Str("tenant", l.tenant).Str("order", m.Order).Msg("dispatch: direct offer publish failed")
+	}
 }
 
 // silent reports whether driver has sent no fix for SilentAfter. Right after the engine
@@ -325,20 +365,50 @@ func (l *tenantLoop) useSettings(raw []byte) {
 	l.settings = own.WithDefaults(l.e.cfg.Settings)
 }
 
-// load reads the waiting orders, the open assignments and the lockouts of waiting orders in
-// one tenant transaction.
+// load reads the open assignments and the tenant's settings in one round trip (one implicit
+// read transaction).
 func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 	snap := snapshot{lockouts: map[string]map[string]bool{}}
-	err := l.e.db.WithTenantTx(ctx, l.tenant, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, maxWaitingPerRound)
+	err := l.e.db.TenantBatch(ctx, l.tenant, func(b *pgx.Batch) {
 		b.Queue(`SELECT a.id::text, a.order_id::text, a.driver_id, a.status, o.status, a.expires_at
 			FROM assignments a JOIN orders o ON o.id = a.order_id WHERE a.status IN ('offered', 'accepted')`)
-		b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a JOIN orders o ON o.id = a.order_id
-			WHERE o.status = 'pending' AND a.status IN ('declined', 'expired', 'released')`)
 		b.Queue(`SELECT settings->'dispatch' FROM tenants WHERE id = $1`, l.tenant)
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
+	}, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("open assignments: %w", err)
+		}
+		for rows.Next() {
+			var a openAssignment
+			if err := rows.Scan(&a.ID, &a.Order, &a.Driver, &a.Status, &a.OrderStatus, &a.ExpiresAt); err != nil {
+				rows.Close()
+				return err
+			}
+			snap.open = append(snap.open, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var raw []byte
+		if err := br.QueryRow().Scan(&raw); err != nil {
+			return fmt.Errorf("settings: %w", err)
+		}
+		l.useSettings(raw)
+		return nil
+	})
+	return snap, err
+}
+
+// loadWaiting reads up to limit waiting orders, oldest first, and their lockouts, in one round
+// trip.
+func (l *tenantLoop) loadWaiting(ctx context.Context, snap *snapshot, limit int) error {
+	return l.e.db.TenantBatch(ctx, l.tenant, func(b *pgx.Batch) {
+		b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, limit)
+		b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a
+			JOIN (SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1) o ON o.id = a.order_id
+			WHERE a.status IN ('declined', 'expired', 'released')`, limit)
+	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return fmt.Errorf("waiting orders: %w", err)
@@ -357,18 +427,6 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 		}
 		rows.Close()
 		if rows, err = br.Query(); err != nil {
-			return fmt.Errorf("open assignments: %w", err)
-		}
-		for rows.Next() {
-			var a openAssignment
-			if err := rows.Scan(&a.ID, &a.Order, &a.Driver, &a.Status, &a.OrderStatus, &a.ExpiresAt); err != nil {
-				rows.Close()
-				return err
-			}
-			snap.open = append(snap.open, a)
-		}
-		rows.Close()
-		if rows, err = br.Query(); err != nil {
 			return fmt.Errorf("lockouts: %w", err)
 		}
 		for rows.Next() {
@@ -383,17 +441,8 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 			snap.lockouts[order][driver] = true
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var raw []byte
-		if err := br.QueryRow().Scan(&raw); err != nil {
-			return fmt.Errorf("settings: %w", err)
-		}
-		l.useSettings(raw)
-		return nil
+		return rows.Err()
 	})
-	return snap, err
 }
 
 // online reads the tenant's online drivers from presence ({prefix}online:{tenant}).

@@ -65,6 +65,18 @@ type EngineConfig struct {
 	TenantRefresh time.Duration // how often the list of tenants and the tenant settings are re-read
 	Index         geo.IndexConfig
 	KeyPrefix     string // Redis key prefix (presence: {prefix}online:{tenant})
+	// Direct, when set, is this process's broker: an offer is published to its driver's jobs
+	// topic right after its commit (the fast path), marked with Replica so that this process's
+	// bridge does not publish it a second time (bridge.Config.Replica must be the same). The
+	// bridges of other replicas publish it into their brokers as usual.
+	Direct  DirectPublisher
+	Replica string
+}
+
+// DirectPublisher publishes into this process's MQTT broker with an MQTT 5 message expiry
+// (broker.Broker).
+type DirectPublisher interface {
+	PublishExpiring(topic string, payload []byte, qos byte, expiry time.Duration) error
 }
 
 // Settings are the dispatch settings of a tenant.
@@ -416,8 +428,10 @@ func (e *Engine) onEvent(msg *nats.Msg) {
 		return
 	}
 	switch typ {
-	case EventAssignmentOffered, EventOrderAssigned, EventPickedUp, "DriverLocationUpdated":
-		return // nothing new to dispatch
+	case EventOrderCreated, EventOrderUpdated, EventAssignmentChanged, EventDeliveryCompleted, EventDeliveryFailed,
+		EventOrderCancelled, "DriverOnline", "DriverOffline":
+	default:
+		return // nothing new to dispatch (offers made, jobs taken or picked up, fixes, rejections)
 	}
 	e.Wake(tenant)
 }

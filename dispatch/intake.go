@@ -33,8 +33,8 @@ type IntakeConfig struct {
 	Attempts  int             // deliveries of a message before it becomes a dead letter; default 5
 	Backoff   []time.Duration // wait before delivery n+1 (the last repeats); default 1s, 5s, 30s
 	AckWait   time.Duration   // a delivery not acknowledged within it is redelivered; default 30s
-	// Applied, when set, is called with the tenant of each message applied with an effect
-	// (after its commit). It must not block: the engine's Wake.
+	// Applied, when set, is called with the tenant of each transaction of messages committed
+	// (before their acks). It must not block: the engine's Wake.
 	Applied func(tenant string)
 }
 
@@ -262,9 +262,15 @@ func (in *Intake) handleGroup(ctx context.Context, platform string, group []jets
 					d.outcome, err = in.applyIn(ctx, p, d)
 					return err
 				})
+				if d.err == nil && in.cfg.Applied != nil {
+					in.cfg.Applied(tenant)
+				}
 				in.settle(ctx, platform, d)
 			}
 			continue
+		}
+		if err == nil && in.cfg.Applied != nil {
+			in.cfg.Applied(tenant) // committed: the engine may offer before the acks go out
 		}
 		for _, d := range ds {
 			d.err = err
@@ -285,9 +291,6 @@ func (in *Intake) settle(ctx context.Context, platform string, d *delivery) {
 		in.outcomes.WithLabelValues(platform, d.outcome).Inc()
 		if d.outcome != "duplicate" && !d.m.ReceivedAt.IsZero() {
 			in.lag.Observe(time.Since(d.m.ReceivedAt).Seconds())
-		}
-		if d.outcome != "duplicate" && in.cfg.Applied != nil {
-			in.cfg.Applied(d.m.Tenant)
 		}
 		return
 	}
@@ -588,16 +591,21 @@ func releaseAssignments(ctx context.Context, p *store.Pipeline, orderID string) 
 // queueEvent queues the audit row and the domain event of o, whose payload is the order as it
 // now is (plus extra fields, such as the driver to tell).
 func queueEvent(p *store.Pipeline, eventType string, o Order, actor string, extra map[string]any) error {
+	_, err := queueEventWith(p, eventType, o, actor, extra, nil)
+	return err
+}
+
+// queueEventWith is queueEvent with outbox headers; it returns the event as queued.
+func queueEventWith(p *store.Pipeline, eventType string, o Order, actor string, extra map[string]any, headers map[string]string) (outbox.Event, error) {
 	payload, err := orderPayload(o, extra)
 	if err != nil {
-		return err
+		return outbox.Event{}, err
 	}
 	p.Queue(`INSERT INTO events (type, entity_type, entity_id, version, actor, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
 		eventType, AggregateOrder, o.ID, o.Version, actor, payload)
-	_, err = outbox.Queue(p, o.Tenant, outbox.Event{
-		Type: eventType, AggregateType: AggregateOrder, AggregateID: o.ID, Version: o.Version, Payload: payload,
+	return outbox.Queue(p, o.Tenant, outbox.Event{
+		Type: eventType, AggregateType: AggregateOrder, AggregateID: o.ID, Version: o.Version, Payload: payload, Headers: headers,
 	})
-	return err
 }
 
 // orderPayload is the JSON of o with extra top-level fields.

@@ -101,6 +101,12 @@ func (r *Replies) Run(ctx context.Context) error {
 	return nil
 }
 
+// frees reports whether an applied reply of action can open work for the dispatcher: an order
+// back to waiting (decline) or a driver with room again (delivered, failed).
+func frees(a Action) bool {
+	return a == ActionDecline || a == ActionDelivered || a == ActionFailed
+}
+
 // drain applies what is queued when the worker stops, within a short deadline.
 func (r *Replies) drain(queue chan queuedReply) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -143,7 +149,7 @@ func (r *Replies) apply(ctx context.Context, q queuedReply) {
 			return
 		}
 		r.lag.Observe(r.now().Sub(q.received).Seconds())
-		if r.wake != nil {
+		if r.wake != nil && err == nil && frees(q.reply.Action) {
 			r.wake(q.tenant)
 		}
 		return

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"github.com/pilotx/dispatchhub/dispatch"
 	"io"
 	"math/rand/v2"
@@ -45,6 +46,7 @@ type App struct {
 	realtime *realtime
 	engine   *dispatch.Engine  // built with the realtime core (its reply hook needs it)
 	replies  *dispatch.Replies // drivers' replies, fed by the broker's reply hook
+	replica  string            // this process: the engine's direct offers and the bridge agree on it
 	ingest   atomic.Pointer[ingest.Edge]
 	api      atomic.Pointer[fasthttp.RequestHandler]
 	workers  workers
@@ -56,7 +58,7 @@ type App struct {
 
 // New builds the hub. stdout receives the --dev banner; logs go to log.
 func New(cfg config.Config, log zerolog.Logger, stdout io.Writer) *App {
-	return &App{cfg: cfg, log: log, stdout: stdout, started: make(chan struct{})}
+	return &App{cfg: cfg, log: log, stdout: stdout, started: make(chan struct{}), replica: uuid.NewString()}
 }
 
 // Started is closed once every dependency is up and every component runs.

@@ -35,6 +35,7 @@ func (a *App) startBackbone() error {
 		PruneInterval: a.cfg.Outbox.PruneInterval,
 	}, a.log, a.reg)
 	br := bridge.New(js, a.realtime.broker, bridge.Config{
+		Replica: a.replica,
 		Durable: a.cfg.Bridge.Durable,
 		Batch:   a.cfg.Bridge.Batch,
 		AckWait: a.cfg.Bridge.AckWait,
@@ -45,7 +46,7 @@ func (a *App) startBackbone() error {
 
 	d := a.edge.NewDelegate()
 	rest := api.New(a.db, a.realtime.verifier, js, a.log, a.reg)
-	rest.SetDispatchDefaults(a.engineConfig().Settings)
+	rest.SetDispatchDefaults(a.engineConfig(nil).Settings)
 	rest.Mount(d)
 	h := d.Handler()
 	a.api.Store(&h)

@@ -219,7 +219,13 @@ func (bb *benchBackbone) run(b *testing.B, rate, secs int) benchResult {
 
 // stages reads the mean of each stage's lag histogram from the hub's /metrics.
 func (bb *benchBackbone) stages() string {
-	resp, err := http.Get(bb.base + "/metrics")
+	return meanStages(bb.base, "dispatchhub_ingest_relay_lag_seconds", "dispatchhub_intake_lag_seconds", "dispatchhub_intake_apply_seconds",
+		"dispatchhub_outbox_lag_seconds", "dispatchhub_bridge_lag_seconds")
+}
+
+// meanStages reads the hub's histograms names from /metrics and formats their means.
+func meanStages(base string, names ...string) string {
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		return err.Error()
 	}
@@ -227,8 +233,7 @@ func (bb *benchBackbone) stages() string {
 	raw, _ := io.ReadAll(resp.Body)
 	sums, counts := map[string]float64{}, map[string]float64{}
 	for _, line := range strings.Split(string(raw), "\n") {
-		for _, name := range []string{"dispatchhub_ingest_relay_lag_seconds", "dispatchhub_intake_lag_seconds", "dispatchhub_intake_apply_seconds",
-			"dispatchhub_outbox_lag_seconds", "dispatchhub_bridge_lag_seconds"} {
+		for _, name := range names {
 			for suffix, m := range map[string]map[string]float64{"_sum ": sums, "_count ": counts} {
 				if v, ok := strings.CutPrefix(line, name+suffix); ok {
 					f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)

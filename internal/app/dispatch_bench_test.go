@@ -105,6 +105,8 @@ func BenchmarkOrderToOffer(b *testing.B) {
 			b.ReportMetric(toOffer.p(50), "offer-p50-ms")
 			b.ReportMetric(toOffer.p(99), "offer-p99-ms")
 			b.ReportMetric(float64(missing), "not-offered")
+			b.Logf("stages (mean s, whole run): %s", meanStages(bb.base, "dispatchhub_dispatch_round_seconds", "dispatchhub_dispatch_offer_wait_seconds",
+				"dispatchhub_dispatch_reply_apply_seconds", "dispatchhub_intake_apply_seconds", "dispatchhub_outbox_lag_seconds"))
 			b.Logf("rate=%d orders/s for %ds: %d orders, %d offered; commit -> OrderCreated at a dispatcher (baseline) p50 %.2f p99 %.2f ms; "+
 				"commit -> AssignmentOffered at the driver p50 %.2f p95 %.2f p99 %.2f max %.2f ms",
 				rate, secs, len(commits), len(toOffer), toCreated.p(50), toCreated.p(99), toOffer.p(50), toOffer.p(95), toOffer.p(99), toOffer.p(100))

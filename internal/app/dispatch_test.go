@@ -168,6 +168,18 @@ func (d *driverApp) wait(typ, order string) job {
 	return got
 }
 
+func (d *driverApp) count(typ string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, j := range d.jobs {
+		if j.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
 func (d *driverApp) has(typ string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -271,6 +283,11 @@ func TestDispatchOfferDeclineTimeoutAcceptDeliver(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, func() bool { return len(events.on("tenants/acme/events/DeliveryCompleted")) == 1 }, "DeliveryCompleted")
 	assert.Len(t, events.on("tenants/acme/events/PickedUp"), 1)
 	assert.False(t, near.has("OrderAssigned"))
+	// Each offer reaches its driver once: the engine publishes it into this process's broker
+	// right after its commit, and the bridge leaves it out of the jobs topic.
+	for _, d := range []*driverApp{near, mid, far} {
+		assert.Equal(t, 1, d.count("AssignmentOffered"), d.id)
+	}
 
 	var o orderView
 	require.Equal(t, 200, b.api("GET", "/v1/orders/"+orderID, b.token("acme", "disp", auth.RoleDispatcher), nil, &o))

@@ -61,7 +61,7 @@ func (a *App) verifierConfig() (auth.Config, error) {
 }
 
 // engineConfig is the dispatch engine's configuration from the dispatch section.
-func (a *App) engineConfig() dispatch.EngineConfig {
+func (a *App) engineConfig(direct dispatch.DirectPublisher) dispatch.EngineConfig {
 	d := a.cfg.Dispatch
 	return dispatch.EngineConfig{
 		Settings: dispatch.Settings{
@@ -72,6 +72,8 @@ func (a *App) engineConfig() dispatch.EngineConfig {
 		SweepInterval: d.SweepInterval,
 		Index:         geo.IndexConfig{Resolution: d.H3Resolution, MaxFixAge: d.MaxFixAge, MaxSpeed: d.MaxSpeed},
 		KeyPrefix:     a.cfg.Redis.KeyPrefix,
+		Direct:        direct,
+		Replica:       a.replica,
 	}
 }
 
@@ -101,7 +103,7 @@ func (a *App) startRealtime() error {
 	}, sessions, bus.Conn(), a.redis, presence, a.log, a.reg)
 	access := hooks.NewAccess(verifier, sessions, b.Server(), a.log, a.reg)
 	access.SetLeeway(a.cfg.Auth.Leeway)
-	engine, err := dispatch.NewEngine(a.db, bus.Conn(), a.redis, a.engineConfig(), a.log, a.reg)
+	engine, err := dispatch.NewEngine(a.db, bus.Conn(), a.redis, a.engineConfig(b), a.log, a.reg)
 	if err != nil {
 		return err
 	}

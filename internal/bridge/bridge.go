@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pilotx/dispatchhub/internal/bus"
+	"github.com/pilotx/dispatchhub/internal/jobtopic"
 	"github.com/pilotx/dispatchhub/internal/metrics"
 	"github.com/pilotx/dispatchhub/internal/outbox"
 )
@@ -51,6 +52,10 @@ const (
 
 // Config configures the bridge. Zero values take the defaults.
 type Config struct {
+	// Replica names this process. A job event whose DirectHeader is this replica was published
+	// to its driver's jobs topic by the dispatch engine of this process already (its fast
+	// path); the bridge publishes it on the other topics only. Empty: every job is published.
+	Replica string
 	// Durable is the JetStream durable consumer name, default "bridge-mqtt". Every broker
 	// replica needs all events, so replicas that each embed a broker need a durable each
 	// (e.g. "bridge-mqtt-{replica}"); replicas sharing one would split the events between them.
@@ -295,9 +300,6 @@ func (b *Bridge) round(ctx context.Context, batch jetstream.MessageBatch) (faile
 	return failed
 }
 
-// errInvalid marks a message that can never be published.
-var errInvalid = errors.New("invalid event")
-
 // publication is one MQTT message of an event.
 type publication struct {
 	topic   string
@@ -363,32 +365,32 @@ func (b *Bridge) plan(msg jetstream.Msg) (outbox.Event, []publication, error) {
 	var ev outbox.Event
 	data := msg.Data()
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return ev, nil, fmt.Errorf("%w: not an outbox event: %v", errInvalid, err)
+		return ev, nil, fmt.Errorf("%w: not an outbox event: %v", jobtopic.ErrInvalid, err)
 	}
 	if ev.ID == "" {
 		ev.ID = msg.Headers().Get(jetstream.MsgIDHeader)
 	}
 	switch {
 	case ev.ID == "":
-		return ev, nil, fmt.Errorf("%w: no id", errInvalid)
-	case !validLevel(ev.Tenant):
-		return ev, nil, fmt.Errorf("%w: tenant %q", errInvalid, ev.Tenant)
-	case !validLevel(ev.Type):
-		return ev, nil, fmt.Errorf("%w: type %q", errInvalid, ev.Type)
+		return ev, nil, fmt.Errorf("%w: no id", jobtopic.ErrInvalid)
+	case !jobtopic.ValidLevel(ev.Tenant):
+		return ev, nil, fmt.Errorf("%w: tenant %q", jobtopic.ErrInvalid, ev.Tenant)
+	case !jobtopic.ValidLevel(ev.Type):
+		return ev, nil, fmt.Errorf("%w: type %q", jobtopic.ErrInvalid, ev.Type)
 	}
 	base := "tenants/" + ev.Tenant + "/"
 	pubs := make([]publication, 1, 3)
 	pubs[0] = publication{topic: base + "events/" + ev.Type, payload: data, count: b.eventsTopic}
 
 	if ev.AggregateType == "order" && hasValue(ev.Payload) {
-		if !validLevel(ev.AggregateID) {
-			return ev, nil, fmt.Errorf("%w: order id %q", errInvalid, ev.AggregateID)
+		if !jobtopic.ValidLevel(ev.AggregateID) {
+			return ev, nil, fmt.Errorf("%w: order id %q", jobtopic.ErrInvalid, ev.AggregateID)
 		}
 		pubs = append(pubs, publication{topic: base + "orders/" + ev.AggregateID, payload: ev.Payload, count: b.ordersTopic})
 	}
 
-	if jobEvent(ev.Type) {
-		driver, payload, expires, err := job(&ev)
+	if jobtopic.Is(ev.Type) && (b.cfg.Replica == "" || ev.Headers[jobtopic.DirectHeader] != b.cfg.Replica) {
+		driver, payload, expires, err := jobtopic.Message(&ev)
 		if err != nil {
 			return ev, nil, err
 		}
@@ -403,60 +405,10 @@ func (b *Bridge) plan(msg jetstream.Msg) (outbox.Event, []publication, error) {
 	return ev, pubs, nil
 }
 
-// jobEvent reports whether events of type t go to the driver they name.
-func jobEvent(t string) bool {
-	switch t {
-	case "AssignmentOffered", "OrderAssigned", "AssignmentChanged", "OrderCancelled", "ReplyRejected":
-		return true
-	}
-	return false
-}
-
-// job returns the driver a job event names, the message for its jobs topic (the event's
-// payload with "type" and "event_id" set) and its "expires_at" (zero when absent). A payload that is not an object, or whose driver_id
-// is missing, not a string or empty (an order cancelled before any driver had it) names no
-// driver.
-func job(ev *outbox.Event) (driver string, payload []byte, expires time.Time, err error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(ev.Payload, &fields); err != nil || fields == nil {
-		return "", nil, expires, nil
-	}
-	raw, ok := fields["driver_id"]
-	if !ok || json.Unmarshal(raw, &driver) != nil || driver == "" {
-		return "", nil, expires, nil
-	}
-	if !validLevel(driver) {
-		return "", nil, expires, fmt.Errorf("%w: driver id %q", errInvalid, driver)
-	}
-	if raw, ok := fields["expires_at"]; ok {
-		_ = json.Unmarshal(raw, &expires) // not a time: the message does not expire
-	}
-	fields["type"] = jsonString(ev.Type)
-	fields["event_id"] = jsonString(ev.ID)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fields); err != nil {
-		return "", nil, expires, fmt.Errorf("%w: job payload: %v", errInvalid, err)
-	}
-	return driver, bytes.TrimSuffix(buf.Bytes(), []byte("\n")), expires, nil
-}
-
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s) // a string always encodes
-	return b
-}
-
 // hasValue: the raw JSON is present and not null.
 func hasValue(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
-}
-
-// validLevel reports whether s can be one MQTT topic level: not empty, valid UTF-8, no level
-// separator, no wildcard, no NUL. Anything else could reach another tenant's or driver's topic.
-func validLevel(s string) bool {
-	return s != "" && utf8.ValidString(s) && !strings.ContainsAny(s, "/+#\x00")
 }
 
 // backoff is the wait between retries of a failing NATS operation.
