@@ -169,6 +169,11 @@ func offers(ctx context.Context, db *store.DB, tenant string, props []Proposal, 
 	var out []made
 	err := db.WithTenantPipeline(ctx, tenant, func(p *store.Pipeline) error {
 		out = out[:0]
+		// An offer is a proposal, not a commitment: its commit does not wait for the disk. A
+		// crash within PostgreSQL's WAL writer delay (200 ms) can lose an offer its driver has
+		// seen; the driver's accept then gets ReplyRejected (unknown_job) and the order, still
+		// pending, is offered again. Accepts and every later step commit durably.
+		p.Queue(`SET LOCAL synchronous_commit = off`)
 		orders := make([]*Order, len(props))
 		err := p.Round(ctx, func(b *pgx.Batch) {
 			for _, pr := range props {
