@@ -1,11 +1,14 @@
 package dispatch_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +104,40 @@ func TestDecodeSettings(t *testing.T) {
 		require.Error(t, err, raw)
 		assert.Contains(t, err.Error(), want, raw)
 	}
+}
+
+// A reply to a job that does not exist (an offer lost in a crash) or that is another driver's
+// changes nothing but a ReplyRejected (unknown_job) to the driver who sent it.
+func TestApplyReplyUnknownJob(t *testing.T) {
+	env := newQueryEnv(t)
+	ctx := context.Background()
+	o, _, err := dispatch.CreateOrder(ctx, env.db, "acme", phoneOrder("r-1"))
+	require.NoError(t, err)
+	var job string
+	require.NoError(t, env.db.WithTenantTx(ctx, "acme", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO drivers (id) VALUES ('d1'), ('d2')`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'offered' WHERE id = $1`, o.ID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO assignments (order_id, driver_id, status, expires_at)
+			VALUES ($1, 'd1', 'offered', now() + interval '1 minute') RETURNING id::text`, o.ID).Scan(&job)
+	}))
+
+	for name, tc := range map[string]struct{ driver, job string }{
+		"lost offer":     {"d1", jobID},
+		"another driver": {"d2", job},
+	} {
+		err := dispatch.ApplyReply(ctx, env.db, "acme", tc.driver, dispatch.Reply{JobID: tc.job, Action: dispatch.ActionAccept}, time.Now())
+		var rej *dispatch.Rejection
+		require.True(t, errors.As(err, &rej), "%s: %v", name, err)
+		assert.Equal(t, dispatch.RejectUnknownJob, rej.Code, name)
+	}
+	assert.Equal(t, 2, sqlCount(t, env.db, "acme", `SELECT count(*) FROM outbox WHERE event_type = 'ReplyRejected'`))
+	assert.Equal(t, 1, sqlCount(t, env.db, "acme", `SELECT count(*) FROM assignments WHERE status = 'offered'`), "nothing else changed")
+
+	require.NoError(t, dispatch.ApplyReply(ctx, env.db, "acme", "d1", dispatch.Reply{JobID: job, Action: dispatch.ActionAccept}, time.Now()))
+	require.NoError(t, dispatch.ApplyReply(ctx, env.db, "acme", "d1", dispatch.Reply{JobID: job, Action: dispatch.ActionAccept}, time.Now()), "a repeated accept is a no-op")
+	assert.Equal(t, 1, sqlCount(t, env.db, "acme", `SELECT count(*) FROM outbox WHERE event_type = 'OrderAssigned'`))
 }
