@@ -30,6 +30,7 @@ type job struct {
 	Type      string    `json:"type"`
 	JobID     string    `json:"job_id"`
 	ID        string    `json:"id"` // the order's id (the payload is the order's snapshot)
+	OrderID   string    `json:"order_id"`
 	DriverID  string    `json:"driver_id"`
 	Reason    string    `json:"reason"`
 	Code      string    `json:"code"`
@@ -258,6 +259,7 @@ func TestDispatchOfferDeclineTimeoutAcceptDeliver(t *testing.T) {
 	offer := near.wait("AssignmentOffered", orderID)
 	assert.NotEmpty(t, offer.JobID)
 	assert.Equal(t, "d-near", offer.DriverID)
+	assert.Equal(t, orderID, offer.OrderID)
 	assert.WithinDuration(t, time.Now().Add(5*time.Second), offer.ExpiresAt, 3*time.Second)
 	require.NotNil(t, offer.expiry, "the offer carries an MQTT 5 message expiry")
 	assert.LessOrEqual(t, *offer.expiry, uint32(5))

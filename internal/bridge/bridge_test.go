@@ -379,6 +379,7 @@ func TestJobGoesToItsDriverOnly(t *testing.T) {
 	assert.Contains(t, string(m.Payload), `"type":"OrderCancelled"`)
 	assert.Contains(t, string(m.Payload), `"event_id":"`+cancelled2.ID+`"`)
 	assert.Contains(t, string(m.Payload), `"id":"o-3"`)
+	assert.Contains(t, string(m.Payload), `"order_id":"o-3"`, "an order's job event names the order as DESIGN.md's jobs payload does")
 	d1.expectNone(t, 200*time.Millisecond)
 	d2.expectNone(t, 0)
 

@@ -34,8 +34,9 @@ func Is(t string) bool {
 }
 
 // Message returns the driver a job event names, the message for its jobs topic (the event's
-// payload with "type" and "event_id" set) and its "expires_at" (zero when absent). A payload that is not an object, or whose driver_id
-// is missing, not a string or empty (an order cancelled before any driver had it) names no
+// payload with "type", "event_id" and, for an order's event, "order_id" set) and its
+// "expires_at" (zero when absent). A payload that is not an object, or whose driver_id is
+// missing, not a string or empty (an order cancelled before any driver had it) names no
 // driver.
 func Message(ev *outbox.Event) (driver string, payload []byte, expires time.Time, err error) {
 	var fields map[string]json.RawMessage
@@ -54,6 +55,9 @@ func Message(ev *outbox.Event) (driver string, payload []byte, expires time.Time
 	}
 	fields["type"] = jsonString(ev.Type)
 	fields["event_id"] = jsonString(ev.ID)
+	if ev.AggregateType == "order" {
+		fields["order_id"] = jsonString(ev.AggregateID)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
