@@ -74,15 +74,20 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// serve starts an edge with the API mounted and returns its base URL.
-func serve(t *testing.T, db *store.DB, js jetstream.JetStream) string {
+// serve starts an edge with the API mounted and returns its base URL. setup, when given, tunes
+// the API before it is mounted.
+func serve(t *testing.T, db *store.DB, js jetstream.JetStream, setup ...func(*api.API)) string {
 	t.Helper()
 	v, err := auth.NewVerifier(auth.Config{Audience: "dispatchhub", HS256Secret: secret, Algorithms: config.Default().Auth.Algorithms, Leeway: time.Second}, zerolog.Nop())
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	srv := edge.New(edge.Config{Addr: "127.0.0.1:0", ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
 		BodyLimit: 4 << 20, Concurrency: 256, ReadyzTimeout: time.Second}, zerolog.Nop(), reg, health.NewRegistry())
-	api.New(db, v, js, zerolog.Nop(), reg).Mount(srv.App())
+	a := api.New(db, v, js, zerolog.Nop(), reg)
+	for _, f := range setup {
+		f(a)
+	}
+	a.Mount(srv.App())
 	require.NoError(t, srv.Listen())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()

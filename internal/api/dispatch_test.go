@@ -8,17 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pilotx/dispatchhub/dispatch"
 	"github.com/pilotx/dispatchhub/internal/api"
 	"github.com/pilotx/dispatchhub/internal/auth"
-	"github.com/pilotx/dispatchhub/internal/config"
-	"github.com/pilotx/dispatchhub/internal/edge"
-	"github.com/pilotx/dispatchhub/internal/health"
 )
 
 // addDrivers inserts drivers of tenant: id → capacity; a capacity below 0 is a driver off duty
@@ -305,34 +300,11 @@ func TestDispatchRoles(t *testing.T) {
 	}
 }
 
-// serveWithDefaults serves the API with the engine's dispatch defaults set, as the app does.
-func serveWithDefaults(t *testing.T, e *env, d dispatch.Settings) string {
-	t.Helper()
-	v, err := auth.NewVerifier(auth.Config{Audience: "dispatchhub", HS256Secret: secret, Algorithms: config.Default().Auth.Algorithms, Leeway: time.Second}, zerolog.Nop())
-	require.NoError(t, err)
-	reg := prometheus.NewRegistry()
-	srv := edge.New(edge.Config{Addr: "127.0.0.1:0", ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
-		BodyLimit: 4 << 20, Concurrency: 256, ReadyzTimeout: time.Second}, zerolog.Nop(), reg, health.NewRegistry())
-	a := api.New(e.db, v, e.bus.JetStream(), zerolog.Nop(), reg)
-	a.SetDispatchDefaults(d)
-	a.Mount(srv.App())
-	require.NoError(t, srv.Listen())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		require.NoError(t, <-done)
-	})
-	return "http://" + srv.Addr()
-}
-
 func TestDispatchSettingsAPI(t *testing.T) {
 	e := newEnv(t)
-	e.base = serveWithDefaults(t, e, dispatch.Settings{Strategy: dispatch.StrategyNearest, OfferTimeout: 30 * time.Second,
-		MaxPickupMeters: 15000, BroadcastFanout: 3, BatchWindow: 2 * time.Second})
+	defaultSettings := dispatch.Settings{Strategy: dispatch.StrategyNearest, OfferTimeout: 30 * time.Second,
+		MaxPickupMeters: 15000, BroadcastFanout: 3, BatchWindow: 2 * time.Second}
+	e.base = serve(t, e.db, e.bus.JetStream(), func(a *api.API) { a.SetDispatchDefaults(defaultSettings) })
 	tok := e.token("acme", auth.RoleDispatcher, "u1")
 	defaults := map[string]any{"strategy": "nearest", "offer_timeout": "30s", "max_pickup_distance_m": float64(15000),
 		"broadcast_fanout": float64(3), "batch_window": "2s"}
