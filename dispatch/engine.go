@@ -185,7 +185,7 @@ type Engine struct {
 	started time.Time
 
 	mu      sync.Mutex
-	indexes map[string]*geo.Index
+	indexes sync.Map // tenant → *geo.Index; read for every location fix
 	loops   map[string]*tenantLoop
 	relist  chan struct{} // an event of a tenant without a dispatcher here: read the tenants again
 	held    atomic.Pointer[[]int16]
@@ -195,6 +195,8 @@ type Engine struct {
 
 type engineMetrics struct {
 	fixes       *prometheus.CounterVec
+	fixResults  [geo.Invalid + 1]prometheus.Counter // by geo.UpdateResult, resolved once: a fix is counted without a label lookup
+	fixInvalid  prometheus.Counter                  // not a fix at all (subject or payload)
 	decisions   *prometheus.CounterVec
 	rounds      prometheus.Counter
 	roundErrors prometheus.Counter
@@ -211,7 +213,6 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 	e := &Engine{
 		db: db, nc: nc, rdb: rdb, cfg: cfg.withDefaults(), now: time.Now,
 		log:     log.With().Str("component", "dispatch").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
-		indexes: map[string]*geo.Index{},
 		loops:   map[string]*tenantLoop{},
 		relist:  make(chan struct{}, 1),
 	}
@@ -241,6 +242,10 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 			Help: "Time from an order starting to wait (created or back to pending) to its offer's commit.", Buckets: metrics.LatencyBuckets,
 		}),
 	}
+	for r := range e.m.fixResults {
+		e.m.fixResults[r] = e.m.fixes.WithLabelValues(geo.UpdateResult(r).String())
+	}
+	e.m.fixInvalid = e.m.fixes.WithLabelValues("invalid")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{e.m.fixes, e.m.decisions, e.m.rounds, e.m.roundErrors, e.m.roundTime, e.m.owned, e.m.offerLag} {
 			if err := reg.Register(c); err != nil {
@@ -273,14 +278,12 @@ func (e *Engine) Wake(tenant string) {
 
 // Index returns tenant's driver index, creating it.
 func (e *Engine) Index(tenant string) *geo.Index {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	idx := e.indexes[tenant]
-	if idx == nil {
-		idx, _ = geo.NewIndex(e.cfg.Index) // validated in NewEngine
-		e.indexes[tenant] = idx
+	if idx, ok := e.indexes.Load(tenant); ok {
+		return idx.(*geo.Index)
 	}
-	return idx
+	idx, _ := geo.NewIndex(e.cfg.Index) // validated in NewEngine
+	got, _ := e.indexes.LoadOrStore(tenant, idx)
+	return got.(*geo.Index)
 }
 
 // Run subscribes to locations and events, holds what partitions it can and dispatches their
@@ -403,17 +406,17 @@ func (e *Engine) onFix(msg *nats.Msg) {
 	}
 	tenant, driver, ok := strings.Cut(rest, ".")
 	if !ok || tenant == "" || driver == "" {
-		e.m.fixes.WithLabelValues("invalid").Inc()
+		e.m.fixInvalid.Inc()
 		return
 	}
 	now := e.now()
 	fix, err := geo.DecodeFix(msg.Data, now, DefaultMaxFixFutureSkew)
 	if err != nil {
-		e.m.fixes.WithLabelValues("invalid").Inc()
+		e.m.fixInvalid.Inc()
 		return
 	}
 	res := e.Index(tenant).Update(driver, fix, now)
-	e.m.fixes.WithLabelValues(res.String()).Inc()
+	e.m.fixResults[res].Inc()
 }
 
 // onEvent wakes the dispatcher of the event's tenant (events.{tenant}.{Type}) for the events
