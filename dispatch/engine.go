@@ -212,9 +212,9 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 	}
 	e := &Engine{
 		db: db, nc: nc, rdb: rdb, cfg: cfg.withDefaults(), now: time.Now,
-		log:     log.With().Str("component", "dispatch").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
-		loops:   map[string]*tenantLoop{},
-		relist:  make(chan struct{}, 1),
+		log:    log.With().Str("component", "dispatch").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
+		loops:  map[string]*tenantLoop{},
+		relist: make(chan struct{}, 1),
 	}
 	e.m = engineMetrics{
 		fixes: prometheus.NewCounterVec(prometheus.CounterOpts{
