@@ -322,20 +322,27 @@ func TestDispatchOfferDeclineTimeoutAcceptDeliver(t *testing.T) {
 	assert.Contains(t, first.Reason, "nearest")
 }
 
-// A driver whose connection drops keeps its job through the presence grace period, then
-// loses it: AssignmentChanged (offline) and the order goes to another driver.
-func TestDispatchReassignsWhenDriverDropsOff(t *testing.T) {
-	b := startDispatch(t, nil)
-	first := b.driver("acme", "d-first", 38.7201, -9.1401, func(d *driverApp, j job) {
+// assignedOrder connects a driver next to the store who accepts every offer, sends Shopify
+// order n and returns the driver once it holds the order, with the order's id.
+func (b *backbone) assignedOrder(driver string, n int) (*driverApp, string) {
+	d := b.driver("acme", driver, 38.7201, -9.1401, func(d *driverApp, j job) {
 		if j.Type == "AssignmentOffered" {
 			d.reply(j.JobID, "accept")
 		}
 	})
 	b.driversPlaceable(1)
-	status, _ := b.webhook("orders/create", "evt-drop", shopifyOrder(601, time.Now(), "Lisboa"))
-	require.Equal(t, 200, status)
-	orderID := b.orderIDOf(601)
-	first.wait("OrderAssigned", orderID)
+	status, _ := b.webhook("orders/create", fmt.Sprintf("evt-assigned-%d", n), shopifyOrder(n, time.Now(), "Lisboa"))
+	require.Equal(b.t, 200, status)
+	orderID := b.orderIDOf(n)
+	d.wait("OrderAssigned", orderID)
+	return d, orderID
+}
+
+// A driver whose connection drops keeps its job through the presence grace period, then
+// loses it: AssignmentChanged (offline) and the order goes to another driver.
+func TestDispatchReassignsWhenDriverDropsOff(t *testing.T) {
+	b := startDispatch(t, nil)
+	first, orderID := b.assignedOrder("d-first", 601)
 
 	second := b.driver("acme", "d-second", 38.7300, -9.1500, nil)
 	first.drop()
@@ -428,16 +435,7 @@ func TestDispatchThousandOrdersNeverOverCapacity(t *testing.T) {
 // yet picked up, which goes to another driver.
 func TestDispatchReassignsSilentDriver(t *testing.T) {
 	b := startDispatch(t, func(c *config.Config) { c.Dispatch.SilentAfter = 5 * time.Second })
-	quiet := b.driver("acme", "d-quiet", 38.7201, -9.1401, func(d *driverApp, j job) {
-		if j.Type == "AssignmentOffered" {
-			d.reply(j.JobID, "accept")
-		}
-	})
-	b.driversPlaceable(1)
-	status, _ := b.webhook("orders/create", "evt-silent", shopifyOrder(701, time.Now(), "Lisboa"))
-	require.Equal(t, 200, status)
-	orderID := b.orderIDOf(701)
-	quiet.wait("OrderAssigned", orderID)
+	quiet, orderID := b.assignedOrder("d-quiet", 701)
 	other := b.driver("acme", "d-other", 38.7300, -9.1500, nil)
 	quiet.mute()
 	changed := quiet.wait("AssignmentChanged", orderID)
