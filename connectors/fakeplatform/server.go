@@ -6,6 +6,7 @@
 package fakeplatform
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -90,6 +91,10 @@ func (s *Server) serve(h Handler, w http.ResponseWriter, r *http.Request) {
 	}
 	if f != nil {
 		if f.Hang {
+			// net/http notices that the client gave up (and cancels r.Context()) only once the
+			// request body has been read to its end: without this, a request with a body the
+			// handler did not read would hang here, and Close with it, forever.
+			_, _ = io.Copy(io.Discard, r.Body)
 			<-r.Context().Done()
 			return
 		}
