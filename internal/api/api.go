@@ -87,6 +87,7 @@ func (a *API) Mount(app *fiber.App) {
 	// A driver reads its own jobs only: driverJobs checks the subject.
 	app.Get("/v1/drivers/:id/jobs", route(anyone, a.driverJobs)...)
 	app.Get("/v1/dlq", route(ops, a.listDeadLetters)...)
+	app.Post("/v1/dlq/replay", route(ops, a.replayDeadLetters)...)
 	app.Post("/v1/dlq/:id/replay", route(ops, a.replayDeadLetter)...)
 }
 

@@ -202,7 +202,7 @@ func TestAuthentication(t *testing.T) {
 
 	routes := [][2]string{{"POST", "/v1/orders"}, {"GET", "/v1/orders"}, {"GET", "/v1/orders/00000000-0000-0000-0000-000000000000"},
 		{"POST", "/v1/orders/00000000-0000-0000-0000-000000000000/cancel"}, {"GET", "/v1/drivers"}, {"GET", "/v1/drivers/d1/jobs"},
-		{"GET", "/v1/dlq"}, {"POST", "/v1/dlq/00000000-0000-0000-0000-000000000000/replay"}}
+		{"GET", "/v1/dlq"}, {"POST", "/v1/dlq/00000000-0000-0000-0000-000000000000/replay"}, {"POST", "/v1/dlq/replay"}}
 	cases := []struct {
 		name, header, reason string
 	}{
@@ -250,6 +250,7 @@ func TestRoles(t *testing.T) {
 		{"GET", "/v1/drivers", nil, []auth.Role{auth.RoleDriver}},
 		{"GET", "/v1/dlq", nil, []auth.Role{auth.RoleDriver, auth.RoleDispatcher}},
 		{"POST", "/v1/dlq/" + dl + "/replay", nil, []auth.Role{auth.RoleDriver, auth.RoleDispatcher}},
+		{"POST", "/v1/dlq/replay", nil, []auth.Role{auth.RoleDriver, auth.RoleDispatcher}},
 	}
 	for _, c := range cases {
 		for _, role := range []auth.Role{auth.RoleDriver, auth.RoleDispatcher, auth.RoleOps, auth.RoleService} {

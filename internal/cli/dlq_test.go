@@ -165,3 +165,132 @@ func TestDLQReplay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, after.ReplayCount, "failed replays mark nothing")
 }
+
+func TestDLQReplayAll(t *testing.T) {
+	db, b, port := dlqEnv(t)
+	ctx := context.Background()
+	require.NoError(t, db.WithTenantTx(ctx, "acme", func(tx pgx.Tx) error {
+		return dlq.Record(ctx, tx, dlq.DeadLetter{Source: dlq.SourceOutbound, Platform: "shopify", Subject: "outbound.shopify.acme",
+			MessageID: "job-1", Payload: []byte(`{"job":1}`), Error: "HTTP 500", Attempts: 8})
+	}))
+	ingest, err := dlq.List(ctx, db, dlq.Filter{Tenant: "acme", Source: dlq.SourceIngest})
+	require.NoError(t, err)
+	require.Len(t, ingest, 2)
+	t.Setenv("DISPATCHHUB_NATS_HOST", "127.0.0.1")
+	t.Setenv("DISPATCHHUB_NATS_PORT", strconv.Itoa(port))
+
+	// --json: the summary, one object.
+	code, stdout, stderr := run(t, "dlq", "replay", "--tenant", "acme", "--all", "--source", "ingest", "--concurrency", "2", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 1, strings.Count(stdout, "\n"), "one JSON object: %s", stdout)
+	var s dlq.ReplaySummary
+	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
+	assert.Equal(t, 2, s.Matched)
+	assert.Equal(t, 2, s.Replayed)
+	assert.Zero(t, s.Failed)
+	require.Len(t, s.Results, 2)
+	for i, r := range s.Results {
+		assert.Equal(t, ingest[i].ID, r.ID)
+		assert.Equal(t, ingest[i].MessageID+"/replay-1", r.MessageID)
+	}
+	stream, err := b.JetStream().Stream(ctx, bus.StreamIngest)
+	require.NoError(t, err)
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), info.State.Msgs)
+	outbound, err := b.JetStream().Stream(ctx, bus.StreamOutbound)
+	require.NoError(t, err)
+	oinfo, err := outbound.Info(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, oinfo.State.Msgs, "--source ingest: the outbound one stays")
+
+	// --replayed=false: what is left; then nothing.
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", "--all", "--replayed=false")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "replayed 1 of 1 dead letters of acme, 0 failed\n", stdout)
+	oinfo, err = outbound.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), oinfo.State.Msgs)
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", "--all", "--replayed=false")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "replayed 0 of 0 dead letters of acme, 0 failed\n", stdout)
+	code, stdout, stderr = run(t, "dlq", "list", "--tenant", "acme", "--replayed=false")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "no dead letters\n", stdout)
+	code, stdout, stderr = run(t, "dlq", "list", "--tenant", "acme", "--replayed", "--source", "outbound", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 1, strings.Count(stdout, "\n"), stdout)
+	assert.Contains(t, stdout, `"message_id":"job-1"`)
+
+	// Again, the newest shopify one only: a second replay of it.
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", "--all", "--platform", "shopify", "--limit", "1")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "replayed 1 of 1 dead letters of acme, 0 failed\n", stdout)
+	got, err := dlq.Get(ctx, db, "acme", oneOf(t, db, dlq.Filter{Tenant: "acme", Source: dlq.SourceOutbound}))
+	require.NoError(t, err)
+	assert.Equal(t, 2, got.ReplayCount, "the outbound one is the newest shopify one")
+
+	// A stream that takes one more message: the other fails, is listed, and the exit code is 1.
+	cfg := info.Config
+	cfg.Discard, cfg.MaxMsgs = jetstream.DiscardNew, 3
+	_, err = b.JetStream().UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", "--all", "--source", "ingest", "--concurrency", "1")
+	assert.Equal(t, cli.ExitError, code)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 2, stdout)
+	assert.Equal(t, "replayed 1 of 2 dead letters of acme, 1 failed", lines[0])
+	assert.Regexp(t, `^failed [0-9a-f-]{36}: .*bus unavailable`, lines[1])
+	assert.Equal(t, "1 of 2 dead letters not replayed\n", stderr)
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", "--all", "--source", "ingest", "--json")
+	assert.Equal(t, cli.ExitError, code)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &s))
+	assert.Equal(t, 2, s.Failed, "the stream is full")
+	assert.NotEmpty(t, s.Results[0].Error)
+	assert.Equal(t, "2 of 2 dead letters not replayed\n", stderr)
+
+	// The single replay still works.
+	code, stdout, stderr = run(t, "dlq", "replay", "--tenant", "acme", got.ID)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "as job-1/replay-3, replay 3")
+}
+
+func TestDLQReplayFlags(t *testing.T) {
+	dlqEnv(t)
+	id := "0b7c6c1e-1d0e-4c4a-9b8e-2f0d3c2a1b9f"
+	for args, want := range map[string]string{
+		"--tenant acme --all " + id:              "give either a dead letter ID or --all, not both",
+		"--tenant acme":                          "give the ID of the dead letter to replay, or --all",
+		"--tenant acme --platform shopify " + id: "platform: only with --all",
+		"--tenant acme --replayed=false " + id:   "replayed: only with --all",
+		"--tenant acme --concurrency 2 " + id:    "concurrency: only with --all",
+		"--tenant acme --all --concurrency 0":    "concurrency: must be 1-32, got 0",
+		"--tenant acme --all --concurrency 33":   "concurrency: must be 1-32, got 33",
+		"--tenant acme --all --source webhook":   `source: must be ingest or outbound, got "webhook"`,
+		"--tenant acme --all --limit 1001":       "limit: must be 1-1000, got 1001",
+		"--tenant acme --all --from monday":      `from: must be an RFC 3339 time`,
+		"--tenant Acme --all":                    "tenant: must be 1-40",
+		"--all":                                  `required flag(s) "tenant" not set`,
+		"--tenant acme " + id + " " + id:         "accepts at most 1 arg(s)",
+		"--tenant acme --all --from 2025-02-01T00:00:00Z --to 2025-01-01T00:00:00Z": "to: must be after --from",
+	} {
+		code, stdout, stderr := run(t, append([]string{"dlq", "replay"}, strings.Fields(args)...)...)
+		assert.Equal(t, cli.ExitError, code, args)
+		assert.Empty(t, stdout, args)
+		assert.Contains(t, stderr, want, args)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
+	}
+	code, stdout, stderr := run(t, "dlq", "list", "--tenant", "acme", "--source", "webhook")
+	assert.Equal(t, cli.ExitError, code)
+	assert.Empty(t, stdout)
+	assert.Equal(t, "source: must be ingest or outbound, got \"webhook\"\n", stderr)
+}
+
+// oneOf is the id of the one dead letter that matches f.
+func oneOf(t *testing.T, db *store.DB, f dlq.Filter) string {
+	t.Helper()
+	list, err := dlq.List(context.Background(), db, f)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	return list[0].ID
+}

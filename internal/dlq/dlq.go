@@ -1,8 +1,8 @@
 // Package dlq keeps the dead letters: messages that a consumer (order intake from INGEST, a
 // connector from OUTBOUND) could not process after bounded retries, stored in PostgreSQL with
 // what is needed to understand them and to replay them. Record writes one in the consumer's
-// tenant transaction, List filters them for operators, and Replay publishes one again on its
-// subject.
+// tenant transaction, List filters them for operators, Replay publishes one again on its
+// subject, and ReplayMany replays every match of a filter, a bounded number at a time.
 package dlq
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pilotx/dispatchhub/internal/store"
 )
@@ -33,6 +34,8 @@ const (
 const (
 	DefaultLimit       = 100
 	MaxLimit           = 1000
+	DefaultConcurrency = 4  // replays in flight in ReplayMany
+	MaxConcurrency     = 32 // at most
 	maxErrorLen        = 4 << 10
 	maxResponseExcerpt = 2 << 10
 )
@@ -44,6 +47,8 @@ const ReplayOfHeader = "Dispatchhub-Replay-Of"
 var (
 	ErrNotFound = errors.New("dead letter not found")
 	ErrInvalid  = errors.New("invalid dead letter")
+	// ErrFilter: a Filter that selects nothing meaningful (a bad source, platform or window).
+	ErrFilter = errors.New("invalid dead letter filter")
 	// ErrUnavailable: the bus did not take the replay (nothing was marked); retry.
 	ErrUnavailable = errors.New("bus unavailable")
 )
@@ -200,13 +205,28 @@ func Record(ctx context.Context, tx pgx.Tx, d DeadLetter) error {
 	return nil
 }
 
-// Filter selects dead letters for List.
+// Filter selects dead letters for List and ReplayMany.
 type Filter struct {
 	Tenant   string    // required
+	Source   string    // SourceIngest or SourceOutbound; empty: both
 	Platform string    // empty: every platform
+	Replayed *bool     // true: replayed at least once; false: never replayed; nil: both
 	From     time.Time // recorded at or after it; zero: no bound
 	To       time.Time // recorded before it; zero: no bound
 	Limit    int       // 0: DefaultLimit; at most MaxLimit
+}
+
+// Validate checks the fields a caller chose: ErrFilter naming the field and what it accepts.
+func (f Filter) Validate() error {
+	switch {
+	case f.Source != "" && f.Source != SourceIngest && f.Source != SourceOutbound:
+		return fmt.Errorf("%w: source: must be %s or %s, got %q", ErrFilter, SourceIngest, SourceOutbound, f.Source)
+	case f.Platform != "" && !store.ValidPlatform(f.Platform):
+		return fmt.Errorf("%w: platform: must be 1-40 of a-z, 0-9, '_' and '-', got %q", ErrFilter, f.Platform)
+	case !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To):
+		return fmt.Errorf("%w: from (%s) must be before to (%s)", ErrFilter, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return nil
 }
 
 const columns = `id::text, tenant_id, source, platform, subject, message_id, payload, headers, error, attempts,
@@ -259,12 +279,10 @@ func decodeHeaders(raw []byte) (map[string]string, error) {
 }
 
 // List returns the tenant's dead letters that match f, newest first.
+// ErrFilter when f does not validate.
 func List(ctx context.Context, db *store.DB, f Filter) ([]DeadLetter, error) {
-	if f.Platform != "" && !store.ValidPlatform(f.Platform) {
-		return nil, fmt.Errorf("platform: must be 1-40 of a-z, 0-9, '_' and '-', got %q", f.Platform)
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return nil, fmt.Errorf("from (%s) must be before to (%s)", f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -277,8 +295,16 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]DeadLetter, error) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	if f.Source != "" {
+		where = append(where, "source = "+arg(f.Source))
+	}
 	if f.Platform != "" {
 		where = append(where, "platform = "+arg(f.Platform))
+	}
+	if f.Replayed != nil && *f.Replayed {
+		where = append(where, "replayed_at IS NOT NULL")
+	} else if f.Replayed != nil {
+		where = append(where, "replayed_at IS NULL")
 	}
 	if !f.From.IsZero() {
 		where = append(where, "created_at >= "+arg(f.From))
@@ -400,4 +426,74 @@ func Replay(ctx context.Context, db *store.DB, js jetstream.JetStream, tenant, i
 		return Replayed{}, fmt.Errorf("replay dead letter %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// ReplayResult is what became of one dead letter in ReplayMany: the replay's message id, or
+// the error.
+type ReplayResult struct {
+	ID        string `json:"id"`
+	MessageID string `json:"message_id,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// Err is the error for errors.Is (ErrUnavailable: the bus did not take it; ErrNotFound:
+	// gone since it was listed); nil when replayed.
+	Err error `json:"-"`
+}
+
+// ReplaySummary is what ReplayMany did: how many dead letters matched, how many were
+// replayed and how many failed, and one result per dead letter in the order of List.
+type ReplaySummary struct {
+	Matched  int            `json:"matched"`
+	Replayed int            `json:"replayed"`
+	Failed   int            `json:"failed"`
+	Results  []ReplayResult `json:"results"`
+}
+
+// ReplayMany replays, each through Replay, the dead letters that List returns for f: at most
+// f.Limit (0: DefaultLimit; at most MaxLimit), the newest first. At most concurrency replays
+// are in flight (0: DefaultConcurrency; at most MaxConcurrency); each takes a connection of
+// db's pool for its transaction. A failed replay, ErrUnavailable included, is reported in its
+// result and does not stop the others; once ctx ends, the dead letters not yet started fail
+// with its error. The error is List's: ErrFilter, or the database's.
+//
+// A dead letter that matches again is replayed again, under the next replay message id (see
+// Replay): the consumer de-duplicates by the payload's own id.
+func ReplayMany(ctx context.Context, db *store.DB, js jetstream.JetStream, f Filter, concurrency int) (ReplaySummary, error) {
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency
+	}
+	concurrency = min(concurrency, MaxConcurrency)
+	list, err := List(ctx, db, f)
+	if err != nil {
+		return ReplaySummary{}, err
+	}
+	results := make([]ReplayResult, len(list))
+	var g errgroup.Group // no error cancels the others: each result carries its own
+	g.SetLimit(concurrency)
+	for i, d := range list {
+		results[i].ID = d.ID
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				results[i].Err = fmt.Errorf("not replayed: %w", err)
+				return nil
+			}
+			r, err := Replay(ctx, db, js, f.Tenant, d.ID)
+			if err != nil {
+				results[i].Err = err
+			} else {
+				results[i].MessageID = r.MessageID
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines return nil
+	s := ReplaySummary{Matched: len(list), Results: results}
+	for i := range results {
+		if results[i].Err != nil {
+			results[i].Error = results[i].Err.Error()
+			s.Failed++
+		} else {
+			s.Replayed++
+		}
+	}
+	return s, nil
 }
