@@ -434,7 +434,7 @@ func (in *Intake) applyIn(ctx context.Context, p *store.Pipeline, d *delivery) (
 			return "", err
 		}
 		if o.Status == StatusCancelled {
-			return "cancelled", queueEvent(p, EventOrderCancelled, o, actor, nil)
+			return "cancelled", queueEvent(p, EventOrderCancelled, o, actor, map[string]any{"origin": OriginStore})
 		}
 		return "created", nil
 	}
@@ -458,6 +458,10 @@ func (in *Intake) applyIn(ctx context.Context, p *store.Pipeline, d *delivery) (
 		if extra, err = releaseAssignments(ctx, p, next.ID); err != nil {
 			return "", err
 		}
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra["origin"] = OriginStore
 	}
 	return outcome, queueEvent(p, eventType, next, actor, extra)
 }

@@ -176,3 +176,7 @@ const (
 	EventOrderUpdated   = "OrderUpdated"
 	EventOrderCancelled = "OrderCancelled"
 )
+
+// OriginStore is the "origin" of an OrderCancelled the store itself sent: the connectors do
+// not push that cancellation back to the store.
+const OriginStore = "store"

@@ -46,6 +46,8 @@ type API struct {
 	// dispatchDefaults are the engine's settings for a tenant without its own
 	// (SetDispatchDefaults); empty until set.
 	dispatchDefaults dispatch.Settings
+	// connectors serve /v1/connectors (SetConnectors); nil when they do not run here.
+	connectors Connectors
 }
 
 // New builds the API. js may be nil until the bus is up: replays then answer 503.
@@ -86,6 +88,8 @@ func (a *API) Mount(app *fiber.App) {
 	app.Get("/v1/drivers", route(readers, a.listDrivers)...)
 	// A driver reads its own jobs only: driverJobs checks the subject.
 	app.Get("/v1/drivers/:id/jobs", route(anyone, a.driverJobs)...)
+	app.Get("/v1/connectors", route(readers, a.listConnectors)...)
+	app.Put("/v1/connectors/:platform", route([]auth.Role{auth.RoleDispatcher, auth.RoleOps, auth.RoleService}, a.putConnectorFlag)...)
 	app.Get("/v1/dlq", route(ops, a.listDeadLetters)...)
 	app.Post("/v1/dlq/replay", route(ops, a.replayDeadLetters)...)
 	app.Post("/v1/dlq/:id/replay", route(ops, a.replayDeadLetter)...)

@@ -16,7 +16,8 @@ import (
 const outboxPartitions = 16
 
 // startBackbone runs the event backbone — order intake (INGEST → orders), the outbox relay
-// (→ EVENTS) and the realtime bridge (EVENTS → MQTT) — and serves the REST API.
+// (→ EVENTS), the realtime bridge (EVENTS → MQTT) and the connectors (EVENTS → OUTBOUND →
+// the stores) — and serves the REST API.
 func (a *App) startBackbone() error {
 	js := a.bus.Load().JetStream()
 	intake := dispatch.NewIntake(a.db, js, dispatch.IntakeConfig{
@@ -47,6 +48,9 @@ func (a *App) startBackbone() error {
 	d := a.edge.NewDelegate()
 	rest := api.New(a.db, a.realtime.verifier, js, a.log, a.reg)
 	rest.SetDispatchDefaults(a.engineConfig(nil).Settings)
+	if conns := a.startConnectors(); conns != nil {
+		rest.SetConnectors(conns)
+	}
 	rest.Mount(d)
 	h := d.Handler()
 	a.api.Store(&h)

@@ -116,9 +116,9 @@ type Bridge struct {
 	log zerolog.Logger
 	now func() time.Time
 
-	published, invalid, failed          prometheus.Counter
-	eventsTopic, ordersTopic, jobsTopic prometheus.Counter
-	lag                                 prometheus.Histogram
+	published, invalid, failed                           prometheus.Counter
+	eventsTopic, ordersTopic, jobsTopic, connectorsTopic prometheus.Counter
+	lag                                                  prometheus.Histogram
 }
 
 // New builds a bridge; Run starts it. Metrics are registered on reg when it is not nil (a
@@ -130,7 +130,7 @@ func New(js jetstream.JetStream, pub Publisher, cfg Config, log zerolog.Logger, 
 	}, []string{"outcome"})
 	publishes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Subsystem: "bridge", Name: "mqtt_publishes_total",
-		Help: "MQTT messages published by the bridge, by topic kind (events, orders, jobs).",
+		Help: "MQTT messages published by the bridge, by topic kind (events, orders, jobs, connectors).",
 	}, []string{"topic_kind"})
 	lag := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: metrics.Namespace, Subsystem: "bridge", Name: "lag_seconds",
@@ -142,14 +142,15 @@ func New(js jetstream.JetStream, pub Publisher, cfg Config, log zerolog.Logger, 
 	lag = register(reg, lag)
 	return &Bridge{
 		js: js, pub: pub, cfg: cfg.withDefaults(), now: time.Now,
-		log:         log.With().Str("component", "bridge").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
-		published:   messages.WithLabelValues("published"),
-		invalid:     messages.WithLabelValues("invalid"),
-		failed:      messages.WithLabelValues("failed"),
-		eventsTopic: publishes.WithLabelValues("events"),
-		ordersTopic: publishes.WithLabelValues("orders"),
-		jobsTopic:   publishes.WithLabelValues("jobs"),
-		lag:         lag,
+		log:             log.With().Str("component", "bridge").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
+		published:       messages.WithLabelValues("published"),
+		invalid:         messages.WithLabelValues("invalid"),
+		failed:          messages.WithLabelValues("failed"),
+		eventsTopic:     publishes.WithLabelValues("events"),
+		ordersTopic:     publishes.WithLabelValues("orders"),
+		jobsTopic:       publishes.WithLabelValues("jobs"),
+		connectorsTopic: publishes.WithLabelValues("connectors"),
+		lag:             lag,
 	}
 }
 
@@ -306,6 +307,7 @@ type publication struct {
 	payload []byte
 	count   prometheus.Counter
 	expires time.Time // an offer's expiry: zero for messages that do not expire
+	retain  bool      // kept by the broker for later subscribers (a connector's health)
 }
 
 // handle publishes one message and acknowledges it. An invalid message is terminated; the
@@ -347,7 +349,7 @@ func (b *Bridge) handle(msg jetstream.Msg) error {
 // the publisher can, and not at all when it has expired already (nobody may act on it).
 func (b *Bridge) publish(p publication) error {
 	if p.expires.IsZero() {
-		return b.pub.Publish(p.topic, p.payload, false, 1)
+		return b.pub.Publish(p.topic, p.payload, p.retain, 1)
 	}
 	left := p.expires.Sub(b.now())
 	if left <= 0 {
@@ -387,6 +389,15 @@ func (b *Bridge) plan(msg jetstream.Msg) (outbox.Event, []publication, error) {
 			return ev, nil, fmt.Errorf("%w: order id %q", jobtopic.ErrInvalid, ev.AggregateID)
 		}
 		pubs = append(pubs, publication{topic: base + "orders/" + ev.AggregateID, payload: ev.Payload, count: b.ordersTopic})
+	}
+
+	// A connector's health (ConnectorDegraded, ConnectorRecovered) is kept retained on
+	// tenants/{t}/connectors/{platform}, so a console that connects later sees the banner.
+	if ev.AggregateType == "connector" && hasValue(ev.Payload) {
+		if !jobtopic.ValidLevel(ev.AggregateID) {
+			return ev, nil, fmt.Errorf("%w: platform %q", jobtopic.ErrInvalid, ev.AggregateID)
+		}
+		pubs = append(pubs, publication{topic: base + "connectors/" + ev.AggregateID, payload: ev.Payload, count: b.connectorsTopic, retain: true})
 	}
 
 	if jobtopic.Is(ev.Type) && (b.cfg.Replica == "" || ev.Headers[jobtopic.DirectHeader] != b.cfg.Replica) {

@@ -345,6 +345,26 @@ func TestOrderEventReachesItsTenantOnly(t *testing.T) {
 	assert.Equal(t, "events.>", info.Config.FilterSubject)
 }
 
+// A connector's health event is published on the events topic and kept retained on
+// tenants/{t}/connectors/{platform}, so a console that subscribes later gets the banner.
+func TestConnectorHealthIsRetained(t *testing.T) {
+	e := newEnv(t, nil)
+	e.startBridge(Config{}, nil)
+	health := outbox.Event{ID: uuid.NewString(), Tenant: "acme", Type: "ConnectorDegraded", AggregateType: "connector", AggregateID: "shopify",
+		Version: 1, OccurredAt: time.Now().UTC(), Payload: json.RawMessage(`{"platform":"shopify","state":"degraded","message":"Shopify sync delayed since 2026-11-26T10:00:00Z"}`)}
+	e.publish(health)
+	eventually(t, 10*time.Second, func() bool {
+		return e.metric("dispatchhub_bridge_mqtt_publishes_total", "topic_kind", "connectors") == 1
+	}, "published")
+
+	late := e.connect("acme.late", e.token("acme", auth.RoleDispatcher, "late"), connectOpts{})
+	late.subscribe(t, "tenants/acme/connectors/#")
+	m := late.expect(t, "tenants/acme/connectors/shopify")
+	assert.True(t, m.Retain)
+	assert.JSONEq(t, string(health.Payload), string(m.Payload))
+	late.expectNone(t, 200*time.Millisecond)
+}
+
 func TestJobGoesToItsDriverOnly(t *testing.T) {
 	e := newEnv(t, nil)
 	d1 := e.connect("acme.d1", e.token("acme", auth.RoleDriver, "d1"), connectOpts{})
@@ -628,6 +648,8 @@ func FuzzPlan(f *testing.F) {
 	f.Add([]byte(`{"id":"1","tenant":"t","type":"OrderAssigned","aggregate_type":"order","aggregate_id":"o","payload":{"driver_id":"d\u0000"}}`))
 	f.Add([]byte(`{"tenant":"t","type":"AssignmentChanged","payload":{"driver_id":7}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"id":"1","tenant":"t","type":"ConnectorDegraded","aggregate_type":"connector","aggregate_id":"shopify","payload":{"state":"degraded"}}`))
+	f.Add([]byte(`{"id":"1","tenant":"t","type":"ConnectorDegraded","aggregate_type":"connector","aggregate_id":"shop/+","payload":{}}`))
 	b := New(nil, nil, Config{}, zerolog.Nop(), nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		hdr := nats.Header{}
@@ -643,7 +665,8 @@ func FuzzPlan(f *testing.F) {
 			require.GreaterOrEqual(t, len(levels), 4, p.topic)
 			require.Equal(t, "tenants", levels[0])
 			require.Equal(t, ev.Tenant, levels[1], "never another tenant's topic")
-			require.True(t, slices.Contains([]string{"events", "orders", "drivers"}, levels[2]), p.topic)
+			require.True(t, slices.Contains([]string{"events", "orders", "drivers", "connectors"}, levels[2]), p.topic)
+			require.Equal(t, levels[2] == "connectors", p.retain, "only a connector's health is retained: %s", p.topic)
 			require.False(t, strings.ContainsAny(p.topic, "+#\x00"), p.topic)
 			if levels[2] == "drivers" {
 				require.Len(t, levels, 5, p.topic)

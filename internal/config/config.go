@@ -8,6 +8,8 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,6 +32,7 @@ type Config struct {
 	Dispatch        Dispatch      `koanf:"dispatch"`
 	Outbox          Outbox        `koanf:"outbox"`
 	Bridge          Bridge        `koanf:"bridge"`
+	Connectors      Connectors    `koanf:"connectors"`
 	Startup         Startup       `koanf:"startup"`
 	Runtime         Runtime       `koanf:"runtime"`
 }
@@ -179,6 +182,43 @@ type Dispatch struct {
 	MaxSpeed          float64       `koanf:"max_speed"`
 }
 
+// Connectors configures the status pushes to the stores (connectors.Config), their circuit
+// breakers (one per platform and store), and the flags every tenant starts with.
+type Connectors struct {
+	Enabled            bool          `koanf:"enabled"`
+	Workers            int           `koanf:"workers"`
+	Attempts           int           `koanf:"attempts"`
+	RetryDelay         time.Duration `koanf:"retry_delay"`
+	RetryDelayMax      time.Duration `koanf:"retry_delay_max"`
+	Timeout            time.Duration `koanf:"timeout"`
+	DelayedAfter       time.Duration `koanf:"delayed_after"`
+	Retention          time.Duration `koanf:"retention"`
+	BreakerFailureRate float64       `koanf:"breaker_failure_rate"`
+	BreakerMinCalls    int           `koanf:"breaker_min_calls"`
+	BreakerWindow      time.Duration `koanf:"breaker_window"`
+	BreakerDelay       time.Duration `koanf:"breaker_delay"`
+	BreakerProbes      int           `koanf:"breaker_probes"`
+	SlowCall           time.Duration `koanf:"slow_call"`
+	Carrier            string        `koanf:"carrier"`
+	TrackingURL        string        `koanf:"tracking_url"`
+	Off                []string      `koanf:"off"`    // platforms whose connector is off unless a tenant turns it on
+	Canary             []string      `koanf:"canary"` // "platform=percent": the share of orders synced unless a tenant sets its own
+}
+
+// CanaryPercents parses Canary ("shopify=25") into percentages by platform.
+func (c Connectors) CanaryPercents() (map[string]int, error) {
+	out := map[string]int{}
+	for _, item := range c.Canary {
+		name, pct, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(pct))
+		if !ok || err != nil || n < 0 || n > 100 || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("%q: must be platform=percent with a percent of 0-100", item)
+		}
+		out[strings.TrimSpace(name)] = n
+	}
+	return out, nil
+}
+
 // Intake configures order intake from INGEST: one durable consumer and worker pool per
 // platform.
 type Intake struct {
@@ -317,8 +357,12 @@ func Default() Config {
 		Dispatch: Dispatch{Strategy: "nearest", OfferTimeout: 30 * time.Second, MaxPickupDistance: 15000, BroadcastFanout: 3,
 			BatchWindow: 2 * time.Second, SilentAfter: time.Minute, SweepInterval: time.Second, H3Resolution: 9,
 			MaxFixAge: 2 * time.Minute, MaxSpeed: 70},
-		Outbox:  Outbox{PollInterval: time.Second, BatchMax: 500, Retention: 24 * time.Hour, PruneInterval: time.Minute},
-		Bridge:  Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
+		Outbox: Outbox{PollInterval: time.Second, BatchMax: 500, Retention: 24 * time.Hour, PruneInterval: time.Minute},
+		Bridge: Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
+		Connectors: Connectors{Enabled: true, Workers: 8, Attempts: 10, RetryDelay: time.Second, RetryDelayMax: 5 * time.Minute,
+			Timeout: 10 * time.Second, DelayedAfter: time.Minute, Retention: 7 * 24 * time.Hour,
+			BreakerFailureRate: 0.5, BreakerMinCalls: 5, BreakerWindow: 30 * time.Second, BreakerDelay: 10 * time.Second,
+			BreakerProbes: 2, SlowCall: 5 * time.Second, Carrier: "Pilot X"},
 		Runtime: Runtime{GCPercent: 400},
 	}
 }

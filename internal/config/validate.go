@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pilotx/dispatchhub/internal/store"
 )
 
 // Validate checks every key and returns an Errors with one line per invalid key.
@@ -183,6 +185,35 @@ func (c *Config) Validate() error {
 	}
 	v.intIn("bridge.batch", c.Bridge.Batch, 1, 10000)
 	v.durationIn("bridge.ack_wait", c.Bridge.AckWait, time.Second, time.Hour)
+	v.intIn("connectors.workers", c.Connectors.Workers, 1, 256)
+	v.intIn("connectors.attempts", c.Connectors.Attempts, 1, 100)
+	v.durationIn("connectors.retry_delay", c.Connectors.RetryDelay, 10*time.Millisecond, time.Hour)
+	v.durationIn("connectors.retry_delay_max", c.Connectors.RetryDelayMax, c.Connectors.RetryDelay, 24*time.Hour)
+	v.durationIn("connectors.timeout", c.Connectors.Timeout, 100*time.Millisecond, 5*time.Minute)
+	v.durationIn("connectors.delayed_after", c.Connectors.DelayedAfter, time.Second, 24*time.Hour)
+	v.durationIn("connectors.retention", c.Connectors.Retention, time.Hour, 365*24*time.Hour)
+	if r := c.Connectors.BreakerFailureRate; !(r > 0 && r <= 1) {
+		v.add("connectors.breaker_failure_rate", "must be more than 0 and at most 1", strconv.FormatFloat(r, 'g', -1, 64))
+	}
+	v.intIn("connectors.breaker_min_calls", c.Connectors.BreakerMinCalls, 1, 10000)
+	v.durationIn("connectors.breaker_window", c.Connectors.BreakerWindow, time.Second, time.Hour)
+	v.durationIn("connectors.breaker_delay", c.Connectors.BreakerDelay, 100*time.Millisecond, time.Hour)
+	v.intIn("connectors.breaker_probes", c.Connectors.BreakerProbes, 1, 100)
+	v.durationIn("connectors.slow_call", c.Connectors.SlowCall, 10*time.Millisecond, 5*time.Minute)
+	for _, p := range c.Connectors.Off {
+		if !store.ValidPlatform(p) {
+			v.add("connectors.off", "must list platform names (1-40 of a-z, 0-9, '_' and '-')", p)
+		}
+	}
+	if pcts, err := c.Connectors.CanaryPercents(); err != nil {
+		v.add("connectors.canary", "must list platform=percent with a percent of 0-100", err.Error())
+	} else {
+		for p := range pcts {
+			if !store.ValidPlatform(p) {
+				v.add("connectors.canary", "must name platforms (1-40 of a-z, 0-9, '_' and '-')", p)
+			}
+		}
+	}
 	v.intIn("runtime.gc_percent", c.Runtime.GCPercent, -1, 10000)
 	if c.Runtime.MemoryLimit != 0 {
 		v.sizeIn("runtime.memory_limit", c.Runtime.MemoryLimit, 64*MiB, 1<<20*GiB)

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS connector_health;
+DROP TABLE IF EXISTS connector_flags;
+DROP TABLE IF EXISTS connector_jobs;
