@@ -29,6 +29,7 @@ type tenantLoop struct {
 	driversAt time.Time
 	lastFull  time.Time            // when the last full round read the tenant
 	lastOpen  int                  // open assignments it saw
+	lastFree  int                  // drivers free at the last full round: how many waiting orders to read with the open assignments
 	noted     map[string]time.Time // order → when its last no_candidate/no_pickup decision was recorded
 }
 
@@ -127,7 +128,11 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 	if err := l.refresh(ctx); err != nil {
 		return time.Time{}, err
 	}
-	snap, err := l.load(ctx)
+	// The waiting orders are read with the open assignments, in the same round trip, as many
+	// as the drivers free at the last round could take; a round that finds more free drivers
+	// reads more below.
+	waitLimit := waitingLimit(max(l.lastFree, 1))
+	snap, err := l.load(ctx, waitLimit)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -165,7 +170,7 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 		}
 	}
 	if changed {
-		if snap, err = l.load(ctx); err != nil {
+		if snap, err = l.load(ctx, waitLimit); err != nil {
 			return time.Time{}, err
 		}
 		l.lastOpen = len(snap.open)
@@ -187,14 +192,19 @@ func (l *tenantLoop) dispatch(ctx context.Context) (time.Time, error) {
 	}
 
 	av := l.availability(snap, online, idx, now)
-	if av.FreeCount() > 0 {
-		// Only with someone to offer to are the waiting orders worth reading: a few per free
-		// driver (batch weighs more orders than drivers), at most maxWaitingPerRound.
-		if err := l.loadWaiting(ctx, &snap, min(maxWaitingPerRound, 8*av.FreeCount()+16)); err != nil {
+	l.lastFree = av.FreeCount()
+	switch want := waitingLimit(av.FreeCount()); {
+	case av.FreeCount() == 0:
+		// Nobody to offer to: the waiting orders are not worth planning.
+		snap.waiting = nil
+	case want > waitLimit && len(snap.waiting) == waitLimit:
+		// More free drivers than the last round had, and maybe more orders than were read.
+		snap.waiting, snap.lockouts = nil, map[string]map[string]bool{}
+		if err := l.loadWaiting(ctx, &snap, want); err != nil {
 			return next, err
 		}
-		av.lockouts = snap.lockouts
 	}
+	av.lockouts = snap.lockouts
 	var waiting []Waiting
 	var unplaceable []string
 	for _, w := range snap.waiting {
@@ -365,14 +375,19 @@ func (l *tenantLoop) useSettings(raw []byte) {
 	l.settings = own.WithDefaults(l.e.cfg.Settings)
 }
 
-// load reads the open assignments and the tenant's settings in one round trip (one implicit
-// read transaction).
-func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
+// waitingLimit is how many waiting orders a round reads for free drivers: a few per free
+// driver (batch weighs more orders than drivers), at most maxWaitingPerRound.
+func waitingLimit(free int) int { return min(maxWaitingPerRound, 8*free+16) }
+
+// load reads the open assignments, the tenant's settings and up to waitLimit waiting orders
+// with their lockouts in one round trip (one implicit read transaction, so one snapshot).
+func (l *tenantLoop) load(ctx context.Context, waitLimit int) (snapshot, error) {
 	snap := snapshot{lockouts: map[string]map[string]bool{}}
 	err := l.e.db.TenantBatch(ctx, l.tenant, func(b *pgx.Batch) {
 		b.Queue(`SELECT a.id::text, a.order_id::text, a.driver_id, a.status, o.status, a.expires_at
 			FROM assignments a JOIN orders o ON o.id = a.order_id WHERE a.status IN ('offered', 'accepted')`)
 		b.Queue(`SELECT settings->'dispatch' FROM tenants WHERE id = $1`, l.tenant)
+		queueWaiting(b, waitLimit)
 	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -395,7 +410,7 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 			return fmt.Errorf("settings: %w", err)
 		}
 		l.useSettings(raw)
-		return nil
+		return readWaiting(br, &snap)
 	})
 	return snap, err
 }
@@ -403,46 +418,56 @@ func (l *tenantLoop) load(ctx context.Context) (snapshot, error) {
 // loadWaiting reads up to limit waiting orders, oldest first, and their lockouts, in one round
 // trip.
 func (l *tenantLoop) loadWaiting(ctx context.Context, snap *snapshot, limit int) error {
-	return l.e.db.TenantBatch(ctx, l.tenant, func(b *pgx.Batch) {
-		b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, limit)
-		b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a
-			JOIN (SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1) o ON o.id = a.order_id
-			WHERE a.status IN ('declined', 'expired', 'released')`, limit)
-	}, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return fmt.Errorf("waiting orders: %w", err)
+	return l.e.db.TenantBatch(ctx, l.tenant, func(b *pgx.Batch) { queueWaiting(b, limit) },
+		func(br pgx.BatchResults) error { return readWaiting(br, snap) })
+}
+
+// queueWaiting queues the read of up to limit waiting orders, oldest first, and their lockouts.
+func queueWaiting(b *pgx.Batch, limit int) {
+	b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, limit)
+	b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a
+		JOIN (SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1) o ON o.id = a.order_id
+		WHERE a.status IN ('declined', 'expired', 'released')`, limit)
+}
+
+// readWaiting reads what queueWaiting queued into snap.
+func readWaiting(br pgx.BatchResults, snap *snapshot) error {
+	rows, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("waiting orders: %w", err)
+	}
+	for rows.Next() {
+		var w waitingRow
+		var lat, lng *float64
+		if err := rows.Scan(&w.ID, &lat, &lng, &w.Since); err != nil {
+			rows.Close()
+			return err
 		}
-		for rows.Next() {
-			var w waitingRow
-			var lat, lng *float64
-			if err := rows.Scan(&w.ID, &lat, &lng, &w.Since); err != nil {
-				rows.Close()
-				return err
-			}
-			if lat != nil && lng != nil {
-				w.Lat, w.Lng, w.hasPickup = *lat, *lng, true
-			}
-			snap.waiting = append(snap.waiting, w)
+		if lat != nil && lng != nil {
+			w.Lat, w.Lng, w.hasPickup = *lat, *lng, true
 		}
-		rows.Close()
-		if rows, err = br.Query(); err != nil {
-			return fmt.Errorf("lockouts: %w", err)
+		snap.waiting = append(snap.waiting, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("waiting orders: %w", err)
+	}
+	if rows, err = br.Query(); err != nil {
+		return fmt.Errorf("lockouts: %w", err)
+	}
+	for rows.Next() {
+		var order, driver string
+		if err := rows.Scan(&order, &driver); err != nil {
+			rows.Close()
+			return err
 		}
-		for rows.Next() {
-			var order, driver string
-			if err := rows.Scan(&order, &driver); err != nil {
-				rows.Close()
-				return err
-			}
-			if snap.lockouts[order] == nil {
-				snap.lockouts[order] = map[string]bool{}
-			}
-			snap.lockouts[order][driver] = true
+		if snap.lockouts[order] == nil {
+			snap.lockouts[order] = map[string]bool{}
 		}
-		rows.Close()
-		return rows.Err()
-	})
+		snap.lockouts[order][driver] = true
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // online reads the tenant's online drivers from presence ({prefix}online:{tenant}).
