@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -9,9 +10,8 @@ import (
 
 // BreakerConfig says when the breaker of one (platform, store) opens and how it recovers.
 type BreakerConfig struct {
-	FailureRate float64       // share of failed calls that opens it, 0..1 (default 0.5)
-	MinCalls    uint          // calls in the window before the rate counts (default 5)
-	Window      time.Duration // the window the rate is taken over (default 30s)
+	FailureRate float64       // share of the last Calls calls that, failed, opens it, 0..1 (default 0.5)
+	Calls       uint          // the calls the share is taken over (default 10)
 	Delay       time.Duration // how long it stays open before probing (default 10s)
 	Probes      uint          // successful probes in half-open that close it (default 2)
 	SlowCall    time.Duration // a call slower than this counts as a failure (default 5s)
@@ -21,11 +21,8 @@ func (c *BreakerConfig) defaults() {
 	if c.FailureRate <= 0 || c.FailureRate > 1 {
 		c.FailureRate = 0.5
 	}
-	if c.MinCalls == 0 {
-		c.MinCalls = 5
-	}
-	if c.Window <= 0 {
-		c.Window = 30 * time.Second
+	if c.Calls == 0 {
+		c.Calls = 10
 	}
 	if c.Delay <= 0 {
 		c.Delay = 10 * time.Second
@@ -36,6 +33,13 @@ func (c *BreakerConfig) defaults() {
 	if c.SlowCall <= 0 {
 		c.SlowCall = 5 * time.Second
 	}
+}
+
+// failures is how many of the last Calls calls, failed, open the breaker: at least one.
+// The window counts calls, not time, so a store with a lot of traffic before an outage is cut
+// off after the same few failures as a quiet one.
+func (c BreakerConfig) failures() uint {
+	return max(1, uint(math.Ceil(c.FailureRate*float64(c.Calls))))
 }
 
 // breakerKey names the breaker of one store of one platform.
@@ -77,7 +81,7 @@ func (bs *breakers) get(k breakerKey) *breaker {
 	}
 	b = &breaker{}
 	b.cb = circuitbreaker.NewBuilder[any]().
-		WithFailureRateThreshold(bs.cfg.FailureRate, bs.cfg.MinCalls, bs.cfg.Window).
+		WithFailureThresholdRatio(bs.cfg.failures(), bs.cfg.Calls).
 		WithDelay(bs.cfg.Delay).
 		WithSuccessThreshold(bs.cfg.Probes).
 		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {

@@ -134,6 +134,14 @@ func (s *Service) handle(ctx context.Context, platform string, msg jetstream.Msg
 		s.poison(ctx, platform, msg, fmt.Errorf("%w: platform %q on the %s subject", ErrInvalidJob, j.Platform, platform))
 		return
 	}
+	b := s.breakers.get(breakerKey{Platform: platform, Tenant: j.Tenant, Store: j.StoreID})
+	if wait := b.cb.RemainingDelay(); wait > 0 && b.cb.IsOpen() && redelivered(msg) {
+		// The store's breaker is open and this job is known to the ledger already (it was
+		// registered at its first delivery): it waits again without touching PostgreSQL, so
+		// an outage's backlog costs the other platforms nothing while it waits.
+		s.postpone(platform, msg, wait)
+		return
+	}
 	replay := msg.Headers().Get(dlq.ReplayOfHeader) != ""
 	e, err := track(ctx, s.db, &j, replay)
 	if err != nil {
@@ -179,13 +187,9 @@ func (s *Service) handle(ctx context.Context, platform string, msg jetstream.Msg
 		s.retryLater(ctx, platform, msg, err, time.Second)
 		return
 	}
-	b := s.breakers.get(breakerKey{Platform: platform, Tenant: j.Tenant, Store: j.StoreID})
 	if !b.cb.TryAcquirePermit() {
-		// The platform is failing for this store: no call, and no attempt counted. The job
-		// waits out the breaker's delay (spread, so the probes after it are few).
-		s.m.jobs.WithLabelValues(platform, "breaker_open").Inc()
-		wait := b.cb.RemainingDelay()
-		_ = msg.NakWithDelay(wait + rand.N(max(wait, time.Second)))
+		// The platform is failing for this store: no call, and no attempt counted.
+		s.postpone(platform, msg, b.cb.RemainingDelay())
 		return
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
@@ -241,6 +245,19 @@ func (s *Service) handle(ctx context.Context, platform string, msg jetstream.Msg
 	}
 	s.log.Debug().Err(err).Str("platform", platform).Str("job", j.ID).Int("attempt", attempts).Dur("wait", wait).Msg("connectors: push failed; retrying")
 	_ = msg.NakWithDelay(wait)
+}
+
+// postpone gives back a job of a store whose breaker is open: it waits out the breaker's delay,
+// spread over as long again so that the probes after it are few.
+func (s *Service) postpone(platform string, msg jetstream.Msg, wait time.Duration) {
+	s.m.jobs.WithLabelValues(platform, "breaker_open").Inc()
+	_ = msg.NakWithDelay(wait + rand.N(max(wait, time.Second)))
+}
+
+// redelivered reports whether msg was delivered before (and so registered in the ledger).
+func redelivered(msg jetstream.Msg) bool {
+	md, err := msg.Metadata()
+	return err == nil && md.NumDelivered > 1
 }
 
 // Backoff is the wait before attempt n+1: a uniformly random duration up to

@@ -51,7 +51,7 @@ func testConfig() connectors.Config {
 		Workers: 4, Attempts: 10, RetryDelay: 100 * time.Millisecond, RetryDelayMax: time.Second,
 		Timeout: 2 * time.Second, DelayedAfter: 10 * time.Second, HealthInterval: 200 * time.Millisecond,
 		PlatformRefresh: time.Second,
-		Breaker:         connectors.BreakerConfig{FailureRate: 0.5, MinCalls: 3, Window: 10 * time.Second, Delay: 2 * time.Second, Probes: 1},
+		Breaker:         connectors.BreakerConfig{FailureRate: 0.5, Calls: 6, Delay: 2 * time.Second, Probes: 1},
 		TrackingURL:     "https://track.example/{job}",
 	}
 }

@@ -52,7 +52,7 @@ func (a *App) startConnectors() *connectors.Service {
 		DelayedAfter:  c.DelayedAfter,
 		Retention:     c.Retention,
 		Breaker: connectors.BreakerConfig{
-			FailureRate: c.BreakerFailureRate, MinCalls: uint(c.BreakerMinCalls), Window: c.BreakerWindow,
+			FailureRate: c.BreakerFailureRate, Calls: uint(c.BreakerCalls),
 			Delay: c.BreakerDelay, Probes: uint(c.BreakerProbes), SlowCall: c.SlowCall,
 		},
 		Carrier:     c.Carrier,

@@ -62,7 +62,7 @@ func TestConnectorPushesStatusesAndShowsOutage(t *testing.T) {
 	b := startDispatch(t, func(c *config.Config) {
 		c.Connectors.RetryDelay = 100 * time.Millisecond
 		c.Connectors.RetryDelayMax = 500 * time.Millisecond
-		c.Connectors.BreakerMinCalls = 2
+		c.Connectors.BreakerCalls = 4
 		c.Connectors.BreakerDelay = time.Second
 		c.Connectors.BreakerProbes = 1
 		c.Connectors.DelayedAfter = 30 * time.Second

@@ -194,8 +194,7 @@ type Connectors struct {
 	DelayedAfter       time.Duration `koanf:"delayed_after"`
 	Retention          time.Duration `koanf:"retention"`
 	BreakerFailureRate float64       `koanf:"breaker_failure_rate"`
-	BreakerMinCalls    int           `koanf:"breaker_min_calls"`
-	BreakerWindow      time.Duration `koanf:"breaker_window"`
+	BreakerCalls       int           `koanf:"breaker_calls"`
 	BreakerDelay       time.Duration `koanf:"breaker_delay"`
 	BreakerProbes      int           `koanf:"breaker_probes"`
 	SlowCall           time.Duration `koanf:"slow_call"`
@@ -361,7 +360,7 @@ func Default() Config {
 		Bridge: Bridge{Durable: "bridge-mqtt", Batch: 256, AckWait: 30 * time.Second},
 		Connectors: Connectors{Enabled: true, Workers: 8, Attempts: 10, RetryDelay: time.Second, RetryDelayMax: 5 * time.Minute,
 			Timeout: 10 * time.Second, DelayedAfter: time.Minute, Retention: 7 * 24 * time.Hour,
-			BreakerFailureRate: 0.5, BreakerMinCalls: 5, BreakerWindow: 30 * time.Second, BreakerDelay: 10 * time.Second,
+			BreakerFailureRate: 0.5, BreakerCalls: 10, BreakerDelay: 10 * time.Second,
 			BreakerProbes: 2, SlowCall: 5 * time.Second, Carrier: "Pilot X"},
 		Runtime: Runtime{GCPercent: 400},
 	}

@@ -195,8 +195,7 @@ func (c *Config) Validate() error {
 	if r := c.Connectors.BreakerFailureRate; !(r > 0 && r <= 1) {
 		v.add("connectors.breaker_failure_rate", "must be more than 0 and at most 1", strconv.FormatFloat(r, 'g', -1, 64))
 	}
-	v.intIn("connectors.breaker_min_calls", c.Connectors.BreakerMinCalls, 1, 10000)
-	v.durationIn("connectors.breaker_window", c.Connectors.BreakerWindow, time.Second, time.Hour)
+	v.intIn("connectors.breaker_calls", c.Connectors.BreakerCalls, 1, 10000)
 	v.durationIn("connectors.breaker_delay", c.Connectors.BreakerDelay, 100*time.Millisecond, time.Hour)
 	v.intIn("connectors.breaker_probes", c.Connectors.BreakerProbes, 1, 100)
 	v.durationIn("connectors.slow_call", c.Connectors.SlowCall, 10*time.Millisecond, 5*time.Minute)
