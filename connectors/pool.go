@@ -78,33 +78,8 @@ func (s *Service) runPool(ctx context.Context, platform string) {
 
 // read pulls the platform's jobs and hands each to its order's lane until ctx ends.
 func (s *Service) read(ctx context.Context, platform string, cons jetstream.Consumer, lanes []chan jetstream.Msg) {
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(laneDepth*len(lanes)), jetstream.PullExpiry(5*time.Second))
-		if err != nil {
-			s.log.Warn().Err(err).Str("platform", platform).Msg("connectors: cannot consume; retrying")
-			sleep(ctx, time.Second)
-			continue
-		}
-		stop := context.AfterFunc(ctx, it.Drain)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					s.log.Warn().Err(err).Str("platform", platform).Msg("connectors: consuming failed; resuming")
-					sleep(ctx, time.Second)
-				}
-				break
-			}
-			lane := lanes[laneOf(msg.Data(), "order_id", len(lanes))]
-			select {
-			case lane <- msg:
-			case <-ctx.Done():
-				_ = msg.Nak()
-			}
-		}
-		stop()
-		it.Stop()
-	}
+	bus.Pull(ctx, cons, laneDepth*len(lanes), s.log.With().Str("platform", platform).Logger(), "connectors",
+		bus.Hand(ctx, func(msg jetstream.Msg) chan<- jetstream.Msg { return lanes[laneOf(msg.Data(), "order_id", len(lanes))] }))
 }
 
 // laneOf picks the lane of a message by the order it is about (path in its JSON).

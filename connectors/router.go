@@ -70,32 +70,10 @@ func (s *Service) route(ctx context.Context) error {
 			}
 		}()
 	}
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(8*len(lanes)), jetstream.PullExpiry(5*time.Second))
-		if err != nil {
-			s.log.Warn().Err(err).Msg("connectors: router cannot consume; retrying")
-			sleep(ctx, time.Second)
-			continue
-		}
-		stop := context.AfterFunc(ctx, it.Drain)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					s.log.Warn().Err(err).Msg("connectors: router consuming failed; resuming")
-					sleep(ctx, time.Second)
-				}
-				break
-			}
-			select {
-			case lanes[laneOf(msg.Data(), "aggregate_id", len(lanes))] <- msg:
-			case <-ctx.Done():
-				_ = msg.Nak()
-			}
-		}
-		stop()
-		it.Stop()
-	}
+	bus.Pull(ctx, cons, 8*len(lanes), s.log, "connectors router",
+		bus.Hand(ctx, func(msg jetstream.Msg) chan<- jetstream.Msg {
+			return lanes[laneOf(msg.Data(), "aggregate_id", len(lanes))]
+		}))
 	for _, l := range lanes {
 		close(l)
 	}

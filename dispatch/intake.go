@@ -139,38 +139,8 @@ const groupMax = 32
 
 // read pulls the platform's messages into msgs until ctx ends.
 func (in *Intake) read(ctx context.Context, platform string, cons jetstream.Consumer, msgs chan<- jetstream.Msg) {
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(cap(msgs)), jetstream.PullExpiry(5*time.Second))
-		if err != nil {
-			in.log.Warn().Err(err).Str("platform", platform).Msg("intake: cannot consume; retrying")
-			sleep(ctx, time.Second)
-			continue
-		}
-		// On shutdown, Drain stops pulling and hands over what was already pulled, which is
-		// given back (Nak) for the next process instead of waiting out its ack wait.
-		stop := context.AfterFunc(ctx, it.Drain)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					in.log.Warn().Err(err).Str("platform", platform).Msg("intake: consuming failed; resuming")
-					sleep(ctx, time.Second)
-				}
-				break
-			}
-			if ctx.Err() != nil {
-				_ = msg.Nak()
-				continue
-			}
-			select {
-			case msgs <- msg:
-			case <-ctx.Done():
-				_ = msg.Nak()
-			}
-		}
-		stop()
-		it.Stop()
-	}
+	bus.Pull(ctx, cons, cap(msgs), in.log.With().Str("platform", platform).Logger(), "intake",
+		bus.Hand(ctx, func(jetstream.Msg) chan<- jetstream.Msg { return msgs }))
 }
 
 // work applies what read hands over, several messages per transaction when they queue up.
