@@ -170,15 +170,6 @@ func (in *Intake) work(ctx context.Context, platform string, msgs <-chan jetstre
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
 // permanent marks an error that no retry can fix (the message itself is bad).
 type permanent struct{ error }
 
