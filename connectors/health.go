@@ -64,6 +64,10 @@ func Banner(platform string, since time.Time) string {
 
 var displayNames = map[string]string{"woocommerce": "WooCommerce", "bigcommerce": "BigCommerce"}
 
+// caughtUp is how old the oldest pending job of a degraded platform may be for it to count as
+// recovered: the backlog of the outage is pushed, what waits is the normal traffic.
+const caughtUp = 5 * time.Second
+
 // watchHealth evaluates every tenant's platforms each HealthInterval until ctx ends.
 func (s *Service) watchHealth(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.HealthInterval)
@@ -83,7 +87,8 @@ func (s *Service) watchHealth(ctx context.Context) error {
 // evaluate decides, for every (tenant, platform) with a backlog, an open breaker or a
 // degraded state on record, whether it is degraded now, and records the changes. Degraded:
 // a breaker of one of its stores is open (and not yet due for a probe), or a job has waited
-// longer than DelayedAfter. Healthy again when neither holds.
+// longer than DelayedAfter. Healthy again when no breaker is open and nothing pending is older
+// than caughtUp.
 func (s *Service) evaluate(ctx context.Context) error {
 	now := s.now()
 	bl, err := backlogs(ctx, s.db)
@@ -135,9 +140,15 @@ func (s *Service) evaluate(ctx context.Context) error {
 	}
 	degradedPer := map[string]float64{}
 	for k, v := range views {
-		late := v.backlog.Pending > 0 && now.Sub(v.backlog.Oldest) > s.cfg.DelayedAfter
-		degraded := v.open > 0 || late
 		_, wasDegraded := recorded[k]
+		// Degraded once a job waits longer than DelayedAfter; healthy again only when the
+		// backlog is caught up (nothing older than caughtUp), not as soon as the breaker closes.
+		limit := s.cfg.DelayedAfter
+		if wasDegraded {
+			limit = min(limit, caughtUp)
+		}
+		late := v.backlog.Pending > 0 && now.Sub(v.backlog.Oldest) > limit
+		degraded := v.open > 0 || late
 		if degraded {
 			degradedPer[k[1]]++
 		}

@@ -108,9 +108,19 @@ func TestConnectorPushesStatusesAndShowsOutage(t *testing.T) {
 	var o orderView
 	require.Equal(t, 200, b.api("GET", "/v1/orders/"+order2, b.token("acme", "disp", auth.RoleDispatcher), nil, &o))
 	assert.Equal(t, "delivered", o.Status, "dispatch does not wait for Shopify")
+	// New orders keep arriving through other channels.
+	phone := map[string]any{
+		"external_ref": "phone-1",
+		"pickup":       map[string]any{"line1": "Rua do Ouro 10", "city": "Lisboa", "point": map[string]any{"lat": 38.7101, "lng": -9.1372}},
+		"dropoff":      map[string]any{"line1": "Rua Augusta 1", "city": "Lisboa", "point": map[string]any{"lat": 38.71, "lng": -9.13}},
+		"items":        []any{map[string]any{"name": "Pizza", "quantity": 1, "unit_price": "9.50"}},
+	}
+	require.Equal(t, 201, b.api("POST", "/v1/orders", b.token("acme", "disp", auth.RoleDispatcher), phone, &o))
+	assert.Equal(t, "api", o.Source)
 
 	shop.Recover()
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(events.on("tenants/acme/events/ConnectorRecovered")) == 1 }, "ConnectorRecovered")
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(shop.Applied("702")) == 3 }, "the backlog drained")
 	assert.Equal(t, []string{"fulfillment:create", "event:IN_TRANSIT", "event:DELIVERED"}, shop.Applied("702"))
 	assert.Zero(t, shop.Duplicates())
 	testenv.Eventually(t, 10*time.Second, func() bool {
