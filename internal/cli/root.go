@@ -48,7 +48,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().StringVar(&e.configFile, "config", "", "configuration file (default "+config.DefaultFile+" when present)")
 	config.RegisterFlags(root.PersistentFlags())
 	e.root = root
-	root.AddCommand(e.serveCmd(), e.migrateCmd(), e.tenantCmd(), e.storeCmd(), e.versionCmd(), e.webhooksCmd(), e.tokenCmd(), e.dlqCmd())
+	root.AddCommand(e.serveCmd(), e.migrateCmd(), e.tenantCmd(), e.storeCmd(), e.versionCmd(), e.webhooksCmd(), e.tokenCmd(), e.dlqCmd(), e.simCmd())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
