@@ -18,7 +18,15 @@ LDFLAGS  := -X github.com/pilotx/dispatchhub/internal/buildinfo.Version=$(VERSIO
 
 SERVICES := scripts/services.sh
 
-.PHONY: help build run test bench lint fuzz clean services-up services-down services-status
+# make bench: BENCH is the -bench expression, PKGS the packages, BENCHTIME an optional
+# -benchtime (e.g. 1x: every benchmark once), BENCH_TIMEOUT go test's -timeout.
+BENCH         ?= .
+PKGS          ?= ./...
+BENCHTIME     ?=
+BENCH_TIMEOUT ?= 90m
+BENCH_DIR     := bench/results
+
+.PHONY: help build run test bench bench-readme demo lint fuzz clean services-up services-down services-status
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -47,9 +55,23 @@ test: services-up ## go vet and the race-enabled test suite (what CI runs)
 	$(GO) test -count=1 -run 'DoesNotAllocate' ./geo/ ./hooks/ ./dispatch/matching/
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-bench: services-up ## run the benchmarks into bench/results/latest.txt
-	mkdir -p bench/results
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./... | tee bench/results/latest.txt
+bench: services-up ## every benchmark with its baseline -> bench/results/<date>.json and .md (BENCH=regex PKGS=...)
+	@mkdir -p $(BENCH_DIR)/raw bin
+	$(GO) build -o bin/benchreport ./scripts/benchreport
+	@stamp=$$(date -u +%Y-%m-%dT%H%M%SZ); raw=$(BENCH_DIR)/raw/$$stamp.jsonl; \
+	cp /proc/stat $$raw.stat 2>/dev/null || true; \
+	echo "==> go test -p 1 -bench '$(BENCH)' $(PKGS) (raw output: $$raw; this takes long with the defaults)"; \
+	$(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -count 1 $(if $(BENCHTIME),-benchtime $(BENCHTIME)) \
+		-timeout $(BENCH_TIMEOUT) -json $(PKGS) 2>&1 | \
+	bin/benchreport -raw $$raw -out $(BENCH_DIR) -commit '$(VERSION)' -cpustat $$raw.stat \
+		-bench '$(BENCH)' -packages '$(PKGS)' -benchtime '$(BENCHTIME)'; \
+	echo "==> make bench-readme puts this run's comparison table into README.md"
+
+bench-readme: ## put the newest bench/results/<date>.json's table into README's Performance section
+	$(GO) run ./scripts/benchreport -readme README.md -out $(BENCH_DIR)
+
+demo: services-up build ## the hub (serve --dev) and the simulator: 50 drivers, 5 stores, lunch burst; Ctrl-C stops both
+	bash scripts/demo.sh
 
 lint: ## gofmt (must list nothing) and go vet
 	@files=$$(find . \( -path ./.git -o -path ./.data -o -path ./bin -o -path ./vendor \) -prune \
