@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,14 +165,7 @@ func (g *gen) connect(ctx context.Context, subject string, role auth.Role, recei
 	if err != nil {
 		return nil, err
 	}
-	c := paho.NewClient(paho.ClientConfig{
-		Conn:              conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onPublish},
-		OnClientError:     onLost,
-		OnServerDisconnect: func(d *paho.Disconnect) {
-			onLost(fmt.Errorf("DISCONNECT from the server, reason 0x%02x", d.ReasonCode))
-		},
-	})
+	c := NewClient(conn, onPublish, onLost)
 	ack, err := c.Connect(ctx, cp)
 	if err != nil {
 		_ = conn.Close()
@@ -220,4 +214,17 @@ func disconnect(c *paho.Client) {
 	case <-c.Done():
 	case <-t.C:
 	}
+}
+
+// NewClient is a paho MQTT client on conn: onPublish receives what it is sent, onLost learns
+// of the connection's end, by a client error or a DISCONNECT from the server.
+func NewClient(conn net.Conn, onPublish func(paho.PublishReceived) (bool, error), onLost func(error)) *paho.Client {
+	return paho.NewClient(paho.ClientConfig{
+		Conn:              conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onPublish},
+		OnClientError:     onLost,
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			onLost(fmt.Errorf("DISCONNECT from the server, reason 0x%02x", d.ReasonCode))
+		},
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -308,9 +309,5 @@ func (e *errorCounts) snapshot() map[string]int {
 	if len(e.m) == 0 {
 		return nil
 	}
-	out := make(map[string]int, len(e.m))
-	for k, v := range e.m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(e.m)
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -30,14 +31,7 @@ func connectMQTT(ctx context.Context, url, tenant, sub, token, filter string,
 	if err != nil {
 		return nil, err
 	}
-	c := paho.NewClient(paho.ClientConfig{
-		Conn:              conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onPublish},
-		OnClientError:     onLost,
-		OnServerDisconnect: func(d *paho.Disconnect) {
-			onLost(fmt.Errorf("DISCONNECT from the server, reason 0x%02x", d.ReasonCode))
-		},
-	})
+	c := loadgen.NewClient(conn, onPublish, onLost)
 	ack, err := c.Connect(ctx, &paho.Connect{
 		ClientID: tenant + "." + sub, KeepAlive: keepAlive, CleanStart: true,
 		Password: []byte(token), PasswordFlag: true,
@@ -101,9 +95,5 @@ func (e *errorLog) snapshot() map[string]int {
 	if len(e.m) == 0 {
 		return nil
 	}
-	out := make(map[string]int, len(e.m))
-	for k, v := range e.m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(e.m)
 }
