@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,22 @@ func TestLedgerReport(t *testing.T) {
 	assert.Equal(t, int64(1), p.open)
 	assert.True(t, p.hasAck)
 	assert.Zero(t, l.snapshot().sent, "a new window")
+}
+
+// A sender that falls behind its schedule sends after the phase's end: the rates are taken
+// over the seconds it sent in, not over the phase.
+func TestRatesCoverSendsPastThePhase(t *testing.T) {
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	l := newLedger(start, 0)
+	for s := range 6 { // 10 a second for 6 s, against a 2 s phase
+		for i := range 10 {
+			at := start.Add(time.Duration(s)*time.Second + time.Duration(i)*50*time.Millisecond)
+			r := l.webhookSending("shopify", "s1", fmt.Sprintf("e%d-%d", s, i), at, at)
+			l.webhookAnswered(r, 200, "accepted", time.Millisecond)
+		}
+	}
+	var r Report
+	l.fill(&r, 2*time.Second)
+	assert.InDelta(t, 10, r.Webhooks.PerSec, 1e-9, "60 accepted over the 6 s they were sent in")
+	assert.InDelta(t, 10, r.Webhooks.PeakPerSec, 1e-9)
 }

@@ -53,7 +53,7 @@ type WebhookStats struct {
 	Duplicate int64            `json:"duplicate"` // 200 duplicate
 	Failed    int64            `json:"failed"`    // any other answer, or none
 	ByStatus  map[string]int64 `json:"by_status"`
-	PerSec    float64          `json:"per_sec"` // accepted over the webhook phase
+	PerSec    float64          `json:"per_sec"` // accepted over the webhook phase, or over the sends when they ran past it
 	// PeakPerSec is the highest number of accepted webhooks per second over any 5 s of the
 	// run (by send time): the highest sustained rate.
 	PeakPerSec float64 `json:"peak_per_sec"`
@@ -162,11 +162,14 @@ func (l *ledger) fill(r *Report, phase time.Duration) {
 		AckP50:   q(&l.ack, 0.5), AckP95: q(&l.ack, 0.95), AckP99: q(&l.ack, 0.99), AckMax: ms(l.ack.Max()),
 		LateP99: q(&l.late, 0.99),
 	}
-	if phase > 0 {
-		r.Webhooks.PerSec = float64(l.whAccepted) / phase.Seconds()
+	// The webhooks' span: the phase, or longer when the sender fell behind its schedule and
+	// sent after the phase's end (its MaxInFlight answers outstanding).
+	span := max(phase, time.Duration(len(l.whAcceptedAt))*time.Second)
+	if span > 0 {
+		r.Webhooks.PerSec = float64(l.whAccepted) / span.Seconds()
 	}
-	// whole seconds of the webhook phase only: the last one is cut short
-	full := max(int(phase/time.Second), 1)
+	// whole seconds of the span only: the last one is cut short
+	full := max(int(span/time.Second), 1)
 	secs := make([]int64, full) // a second without any counts as 0
 	copy(secs, l.whAcceptedAt)
 	r.Webhooks.PeakPerSec = peakPerSec(secs, 5)
