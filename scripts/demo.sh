@@ -17,7 +17,8 @@ BIN=${DISPATCHHUB_BIN:-bin/dispatchhub} # make demo builds bin/dispatchhub
 DEMO_DIR=.data/demo
 LOG=$DEMO_DIR/hub.log
 TOKEN_FILE=$DEMO_DIR/dispatcher.token
-TENANT=sim
+# A tenant of its own per demo: a run that crashed never leaves orders for the next one.
+TENANT="sim-$(date -u +%Y%m%d-%H%M%S)"
 HTTP="http://${DISPATCHHUB_HTTP_HOST:-127.0.0.1}:${DISPATCHHUB_HTTP_PORT:-8080}"
 MQTT_ADDR=${DISPATCHHUB_MQTT_TCP_ADDR:-127.0.0.1:1883}
 READY_TIMEOUT=${DEMO_READY_TIMEOUT:-120} # seconds
@@ -122,7 +123,7 @@ The simulator runs until Ctrl-C, then prints its report; the hub is stopped afte
 
 EOF
 
-sim=("$BIN" sim --drivers 50 --stores 5 --rate 2 --lunch --duration 0 "$@")
+sim=("$BIN" sim --tenant "$TENANT" --drivers 50 --stores 5 --rate 0.15 --lunch --dwell 10s --speed 12 --duration 0 "$@")
 say "running: ${sim[*]}"
 set +e
 "${sim[@]}"

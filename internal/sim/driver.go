@@ -118,6 +118,12 @@ func (d *driver) run(ctx context.Context, stop <-chan struct{}) {
 			now := time.Now()
 			d.advance(ctx, now, now.Sub(last), false)
 			last = now
+			if m.Type == "AssignmentOffered" && m.JobID != "" && !d.led.ours(&m) {
+				// An order this run did not send (left open by an earlier run in the same
+				// tenant): declined, so that it does not keep the driver from this run's.
+				d.reply(ctx, reply{JobID: m.JobID, Action: "decline"})
+				continue
+			}
 			for _, r := range d.brain.onJob(&m, now) {
 				d.reply(ctx, r)
 			}

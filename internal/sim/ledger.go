@@ -163,6 +163,13 @@ func (l *ledger) orderOf(orderID, store, external string) *orderRec {
 	return r
 }
 
+// ours reports whether the job message is about an order this run sent.
+func (l *ledger) ours(m *message) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.orderOf(m.OrderID, m.Store, m.External) != nil
+}
+
 func (l *ledger) job(id string) *jobRec {
 	j := l.jobs[id]
 	if j == nil {

@@ -184,9 +184,9 @@ func (r *run) run(ctx context.Context, rep *Report) error {
 		}
 	}
 	r.disconnect()
-	if ctx.Err() == nil {
-		rep.Orders.CancelledAtEnd = r.cancelOpen(ctx, ttl)
-	}
+	// Also after Ctrl-C: the orders this run leaves open would be offered to the next run's
+	// drivers (cancelOpen bounds itself to 30 s).
+	rep.Orders.CancelledAtEnd = r.cancelOpen(context.WithoutCancel(ctx), ttl)
 	rep.Errors = r.errs.snapshot()
 	return ctx.Err()
 }
