@@ -1,6 +1,8 @@
 package app
 
 import (
+	"net/http"
+
 	"github.com/pilotx/dispatchhub/connectors"
 	"github.com/pilotx/dispatchhub/connectors/bigcommerce"
 	"github.com/pilotx/dispatchhub/connectors/shopify"
@@ -11,15 +13,22 @@ import (
 
 // connectorRegistry has a connector of its own for Shopify, WooCommerce, BigCommerce and
 // Squarespace; every other platform's stores get the generic signed webhook (Standard
-// Webhooks) at their --api-base.
-func connectorRegistry() *connectors.Registry {
+// Webhooks) at their --api-base. They share one transport that keeps as many idle
+// connections per platform host as a pool has workers, and their clients have no timeout of
+// their own: each call is bounded by connectors.timeout through its context.
+func connectorRegistry(workers int) *connectors.Registry {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = max(workers, 2)
+	client := &http.Client{Transport: transport}
 	reg := connectors.NewRegistry(
-		shopify.New(shopify.Config{}),
-		woocommerce.New(woocommerce.Config{}),
-		bigcommerce.New(bigcommerce.Config{}),
-		squarespace.New(squarespace.Config{}),
+		shopify.New(shopify.Config{HTTPClient: client}),
+		woocommerce.New(woocommerce.Config{HTTPClient: client}),
+		bigcommerce.New(bigcommerce.Config{HTTPClient: client}),
+		squarespace.New(squarespace.Config{HTTPClient: client}),
 	)
-	reg.SetFallback(webhook.New(webhook.Config{}))
+	// A receiver's redirect is a failure, not a second place to post a signed body to.
+	reg.SetFallback(webhook.New(webhook.Config{HTTPClient: &http.Client{Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}))
 	return reg
 }
 
@@ -43,7 +52,7 @@ func (a *App) startConnectors() *connectors.Service {
 		f.Enabled = false
 		defaults[p] = f
 	}
-	svc := connectors.New(a.db, a.bus.Load().JetStream(), connectorRegistry(), connectors.NewFlags(a.db, defaults), connectors.Config{
+	svc := connectors.New(a.db, a.bus.Load().JetStream(), connectorRegistry(c.Workers), connectors.NewFlags(a.db, defaults), connectors.Config{
 		Workers:       c.Workers,
 		Attempts:      c.Attempts,
 		RetryDelay:    c.RetryDelay,
