@@ -16,12 +16,15 @@ import (
 
 // tenantLoop dispatches one tenant: a goroutine that runs a round when woken (an event of the
 // tenant, a reply applied here), when an offer or a batch window is due, and at every sweep.
+// A wake for new orders alone is let pass when the last round found no free driver: nothing
+// could be offered, and whatever frees a driver wakes the loop itself.
 type tenantLoop struct {
-	e      *Engine
-	tenant string
-	wakeCh chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	e       *Engine
+	tenant  string
+	wakeCh  chan struct{} // anything may have changed: a driver, an assignment, an order
+	orderCh chan struct{} // new or re-queued orders only
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	planner   Planner
 	settings  Settings
@@ -41,16 +44,20 @@ type driverInfo struct {
 func (e *Engine) startLoop(parent context.Context, tenant string) *tenantLoop {
 	ctx, cancel := context.WithCancel(parent)
 	l := &tenantLoop{
-		e: e, tenant: tenant, wakeCh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
+		e: e, tenant: tenant, wakeCh: make(chan struct{}, 1), orderCh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 		noted: map[string]time.Time{},
 	}
 	go l.run(ctx)
 	return l
 }
 
-func (l *tenantLoop) wake() {
+func (l *tenantLoop) wake() { signal(l.wakeCh) }
+
+func (l *tenantLoop) wakeForOrders() { signal(l.orderCh) }
+
+func signal(ch chan struct{}) {
 	select {
-	case l.wakeCh <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -69,6 +76,13 @@ func (l *tenantLoop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-l.wakeCh:
+		case <-l.orderCh:
+			if l.lastFree == 0 && !l.lastFull.IsZero() {
+				// At 200 orders a second with every driver busy, a round per order would
+				// read the tenant 200 times a second to offer nothing.
+				l.e.m.skipped.Inc()
+				continue
+			}
 		case <-timer.C:
 		}
 		next := l.round(ctx)
@@ -424,7 +438,10 @@ func (l *tenantLoop) loadWaiting(ctx context.Context, snap *snapshot, limit int)
 
 // queueWaiting queues the read of up to limit waiting orders, oldest first, and their lockouts.
 func queueWaiting(b *pgx.Batch, limit int) {
-	b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, limit)
+	// orders.id, not the output column id (its text), so that orders_waiting_idx gives the
+	// order and nothing is sorted.
+	b.Queue(`SELECT id::text, pickup_lat, pickup_lng, updated_at FROM orders WHERE status = 'pending'
+		ORDER BY created_at, orders.id LIMIT $1`, limit)
 	b.Queue(`SELECT a.order_id::text, a.driver_id FROM assignments a
 		JOIN (SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at, id LIMIT $1) o ON o.id = a.order_id
 		WHERE a.status IN ('declined', 'expired', 'released')`, limit)

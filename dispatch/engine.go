@@ -199,6 +199,7 @@ type engineMetrics struct {
 	fixInvalid  prometheus.Counter                  // not a fix at all (subject or payload)
 	decisions   *prometheus.CounterVec
 	rounds      prometheus.Counter
+	skipped     prometheus.Counter
 	roundErrors prometheus.Counter
 	roundTime   prometheus.Histogram
 	owned       prometheus.Gauge
@@ -228,6 +229,10 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 		rounds: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "dispatch", Name: "rounds_total", Help: "Dispatch rounds run by this replica.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "dispatch", Name: "rounds_skipped_total",
+			Help: "Wakes for new orders let pass because the last round found no free driver.",
+		}),
 		roundErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "dispatch", Name: "round_errors_total", Help: "Dispatch rounds that failed (retried at the next sweep).",
 		}),
@@ -247,7 +252,7 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 	}
 	e.m.fixInvalid = e.m.fixes.WithLabelValues("invalid")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{e.m.fixes, e.m.decisions, e.m.rounds, e.m.roundErrors, e.m.roundTime, e.m.owned, e.m.offerLag} {
+		for _, c := range []prometheus.Collector{e.m.fixes, e.m.decisions, e.m.rounds, e.m.skipped, e.m.roundErrors, e.m.roundTime, e.m.owned, e.m.offerLag} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("dispatch metrics: %w", err)
 			}
@@ -259,12 +264,18 @@ func NewEngine(db *store.DB, nc *nats.Conn, rdb redis.UniversalClient, cfg Engin
 // Wake asks for a round of tenant's dispatcher now, if this replica runs it. A tenant this
 // replica does not know yet (created since the last listing) has the tenants read again. It
 // never blocks.
-func (e *Engine) Wake(tenant string) {
+func (e *Engine) Wake(tenant string) { e.wake(tenant, (*tenantLoop).wake) }
+
+// NewOrders is Wake for new or re-queued orders of tenant and nothing else: when the last
+// round found no free driver it waits for the next sweep or for a driver to be freed.
+func (e *Engine) NewOrders(tenant string) { e.wake(tenant, (*tenantLoop).wakeForOrders) }
+
+func (e *Engine) wake(tenant string, signal func(*tenantLoop)) {
 	e.mu.Lock()
 	l := e.loops[tenant]
 	e.mu.Unlock()
 	if l != nil {
-		l.wake()
+		signal(l)
 		return
 	}
 	if held := e.held.Load(); held == nil || !slices.Contains(*held, TenantPartition(tenant)) {
@@ -431,12 +442,13 @@ func (e *Engine) onEvent(msg *nats.Msg) {
 		return
 	}
 	switch typ {
-	case EventOrderCreated, EventOrderUpdated, EventAssignmentChanged, EventDeliveryCompleted, EventDeliveryFailed,
-		EventOrderCancelled, "DriverOnline", "DriverOffline":
+	case EventOrderCreated, EventOrderUpdated:
+		e.NewOrders(tenant)
+	case EventAssignmentChanged, EventDeliveryCompleted, EventDeliveryFailed, EventOrderCancelled, "DriverOnline", "DriverOffline":
+		e.Wake(tenant)
 	default:
-		return // nothing new to dispatch (offers made, jobs taken or picked up, fixes, rejections)
+		// nothing new to dispatch (offers made, jobs taken or picked up, fixes, rejections)
 	}
-	e.Wake(tenant)
 }
 
 // Tenants lists the tenants this replica dispatches now, sorted.

@@ -34,7 +34,8 @@ type IntakeConfig struct {
 	Backoff   []time.Duration // wait before delivery n+1 (the last repeats); default 1s, 5s, 30s
 	AckWait   time.Duration   // a delivery not acknowledged within it is redelivered; default 30s
 	// Applied, when set, is called with the tenant of each transaction of messages committed
-	// (before their acks). It must not block: the engine's Wake.
+	// (before their acks). It must not block: the engine's NewOrders (a cancellation that
+	// frees a driver wakes the engine again by its OrderCancelled event).
 	Applied func(tenant string)
 }
 

@@ -26,7 +26,7 @@ func (a *App) startBackbone() error {
 		Attempts:  a.cfg.Intake.Attempts,
 		Backoff:   a.cfg.Intake.Backoff(),
 		AckWait:   a.cfg.Intake.AckWait,
-		Applied:   a.engine.Wake,
+		Applied:   a.engine.NewOrders,
 	}, a.log.With().Str("component", "intake").Logger(), a.reg)
 	relay := outbox.NewRelay(a.db, js, outbox.RelayConfig{
 		Partitions:    outboxPartitions,
