@@ -36,11 +36,12 @@ import (
 	"github.com/pilotx/dispatchhub/internal/testenv"
 )
 
-// The realtime benchmark: N WebSocket drivers publish location fixes at 0.5 Hz with QoS 1
-// and one dispatcher subscribed to the tenant's wildcard receives them, against a bare
-// mochi broker and against the hub's broker with its hooks, in one run. The load generator
-// is this test binary re-executed (DH_LOADGEN holds its loadgen.Config as JSON; see
-// TestMain), so the CPU and memory measured here are the broker's alone.
+// The realtime benchmarks: N drivers publish location fixes at 0.5 Hz with QoS 1 and one
+// dispatcher subscribed to the tenant's wildcard receives them, against a bare mochi broker
+// and against the hub's broker with its hooks, in one run: over WebSocket (BenchmarkRealtimeWS)
+// and over plain TCP, where Mosquitto runs too when it is installed (BenchmarkRealtimeTCP).
+// The load generator is this test binary re-executed (DH_LOADGEN holds its loadgen.Config as
+// JSON; see TestMain), so the CPU and memory measured here are the broker's alone.
 const (
 	loadgenEnv      = "DH_LOADGEN"
 	benchSecondsEnv = "DH_BENCH_SECONDS" // publishing phase of each scenario; default 20
@@ -86,7 +87,29 @@ func runLoadgenChild(spec string) int {
 }
 
 func BenchmarkRealtimeWS(b *testing.B) {
-	publish := 20 * time.Second
+	publish, drivers := realtimeLoad(b)
+	bare := runScenarios(b, "bare", drivers, publish, func(b *testing.B, _ int) target { return startBareTarget(b, ListenerWS) })
+	runScenarios(b, "dispatchhub", drivers, publish, func(b *testing.B, _ int) target { return startHubTarget(b, ListenerWS) },
+		baseline{name: "bare", scenarios: bare})
+}
+
+// BenchmarkRealtimeTCP is BenchmarkRealtimeWS over MQTT/TCP, with Mosquitto as a second
+// baseline when it is installed (Debian's build has no WebSocket listener, hence TCP). The
+// ratios of mosquitto and dispatchhub are to the bare mochi broker; dispatchhub's are to
+// Mosquitto as well (ratio-*-mosquitto).
+func BenchmarkRealtimeTCP(b *testing.B) {
+	publish, drivers := realtimeLoad(b)
+	bare := runScenarios(b, "bare", drivers, publish, func(b *testing.B, _ int) target { return startBareTarget(b, ListenerTCP) })
+	mosquitto := runScenarios(b, "mosquitto", drivers, publish, startMosquittoTarget,
+		baseline{name: "bare", scenarios: bare})
+	runScenarios(b, "dispatchhub", drivers, publish, func(b *testing.B, _ int) target { return startHubTarget(b, ListenerTCP) },
+		baseline{name: "bare", scenarios: bare}, baseline{name: "mosquitto", suffix: "-mosquitto", scenarios: mosquitto})
+}
+
+// realtimeLoad reads the publishing phase and the driver counts of the realtime benchmarks
+// (DH_BENCH_SECONDS, DH_BENCH_DRIVERS), and sets serve's runtime policy for them.
+func realtimeLoad(b *testing.B) (publish time.Duration, drivers []int) {
+	publish = 20 * time.Second
 	if v := os.Getenv(benchSecondsEnv); v != "" {
 		s, err := strconv.ParseFloat(v, 64)
 		if err != nil || s <= 0 {
@@ -94,12 +117,7 @@ func BenchmarkRealtimeWS(b *testing.B) {
 		}
 		publish = time.Duration(s * float64(time.Second))
 	}
-
-	// The broker process runs with serve's runtime policy (config runtime.gc_percent), the
-	// bare broker as well as the hub, so that the baseline gets the same collector.
-	defer debug.SetGCPercent(debug.SetGCPercent(config.Default().Runtime.GCPercent))
-
-	drivers := []int{5000, 10000}
+	drivers = []int{5000, 10000}
 	if v := os.Getenv(benchDriversEnv); v != "" {
 		drivers = drivers[:0]
 		for _, f := range strings.Split(v, ",") {
@@ -110,71 +128,113 @@ func BenchmarkRealtimeWS(b *testing.B) {
 			drivers = append(drivers, n)
 		}
 	}
-	bare := map[int]*scenarioResult{}
-	b.Run("bare", func(b *testing.B) {
+	// The broker process runs with serve's runtime policy (config runtime.gc_percent), the
+	// bare broker as well as the hub, so that the baseline gets the same collector.
+	prev := debug.SetGCPercent(config.Default().Runtime.GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(prev) })
+	return publish, drivers
+}
+
+// baseline is a broker that another is compared with under the same load in the same run.
+type baseline struct {
+	name string // in the log line
+	// suffix is appended to the names of the ratio metrics: "" for the bare broker
+	// (ratio-p99), which the benchmark report pairs by name, "-mosquitto" for Mosquitto.
+	suffix    string
+	scenarios map[int]*scenarioResult // by driver count; missing where it failed or was skipped
+}
+
+// runScenarios runs sub-benchmark name with a sub-benchmark drivers=N for each driver count,
+// each against a broker of its own that start starts, and returns what they measured.
+func runScenarios(b *testing.B, name string, drivers []int, publish time.Duration,
+	start func(b *testing.B, drivers int) target, bases ...baseline) map[int]*scenarioResult {
+	results := map[int]*scenarioResult{}
+	b.Run(name, func(b *testing.B) {
 		for _, n := range drivers {
 			b.Run(fmt.Sprintf("drivers=%d", n), func(b *testing.B) {
-				bare[n] = runScenario(b, "bare", startBareTarget(b), n, publish, nil)
+				results[n] = runScenario(b, name, start(b, n), n, publish, bases)
 			})
 		}
 	})
-	b.Run("dispatchhub", func(b *testing.B) {
-		for _, n := range drivers {
-			b.Run(fmt.Sprintf("drivers=%d", n), func(b *testing.B) {
-				runScenario(b, "dispatchhub", startHubTarget(b), n, publish, bare[n])
-			})
-		}
-	})
+	return results
 }
 
 // target is a broker under test.
 type target struct {
 	url    string
 	secret []byte // signs the clients' tokens; nil: no password
+	// server is the broker when it runs in this process (for its client and drop
+	// counters); nil for one in a process of its own.
 	server *mqtt.Server
+	// pid is the broker's process when it is not this one (Mosquitto): its CPU time and
+	// RSS are the broker's. 0: this process.
+	pid int
 	// settle waits until the broker has done the work that connecting n drivers gave it
-	// (presence writes), so that the idle and publishing measurements do not include it.
+	// (presence writes), so that the idle and publishing measurements do not include it;
+	// nil: there is none.
 	settle func(ctx context.Context, n int) (time.Duration, error)
-	// stats describes hook-side losses for the summary line; "" when there are none.
+	// stats describes hook-side losses for the summary line; nil or "" when there are none.
 	stats func() string
 }
 
-// startBareTarget is mochi with its defaults, mochi's own WebSocket listener and an
-// allow-all hook (allowAll answers exactly as mochi's hooks/auth.AllowHook, which would
-// bring gopkg.in/yaml.v3 into the module): the baseline without authentication, ACL,
-// presence or location hand-off.
-func startBareTarget(b *testing.B) target {
+// startBareTarget is mochi with its defaults, mochi's own WebSocket or TCP listener
+// (listener is ListenerWS or ListenerTCP) and an allow-all hook (allowAll answers exactly as
+// mochi's hooks/auth.AllowHook, which would bring gopkg.in/yaml.v3 into the module): the
+// baseline without authentication, ACL, presence or location hand-off.
+func startBareTarget(b *testing.B, listener string) target {
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
 		b.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b)))
-	if err := srv.AddListener(listeners.NewWebsocket(listeners.Config{ID: ListenerWS, Address: addr})); err != nil {
+	lc := listeners.Config{ID: listener, Address: addr}
+	var l listeners.Listener = listeners.NewWebsocket(lc)
+	if listener == ListenerTCP {
+		l = listeners.NewTCP(lc)
+	}
+	if err := srv.AddListener(l); err != nil {
 		b.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Close() })
-	testenv.Eventually(b, 5*time.Second, func() bool {
+	awaitListening(b, addr, nil)
+	return target{url: brokerURL(listener, addr, "/mqtt"), server: srv}
+}
+
+// brokerURL is the load generator's URL of a broker's listener (ListenerWS: its WebSocket
+// at path, ListenerTCP: MQTT over TCP) at addr.
+func brokerURL(listener, addr, path string) string {
+	if listener == ListenerTCP {
+		return "tcp://" + addr
+	}
+	return "ws://" + addr + path
+}
+
+// awaitListening waits until addr accepts connections; exited, when not nil, reports the
+// end of the broker's process, which ends the wait.
+func awaitListening(b *testing.B, addr string, exited func() error) {
+	b.Helper()
+	testenv.Eventually(b, 10*time.Second, func() bool {
+		if exited != nil {
+			if err := exited(); err != nil {
+				b.Fatal(err)
+			}
+		}
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			_ = c.Close()
 		}
 		return err == nil
-	}, "mochi websocket listener on %s", addr)
-	return target{
-		url:    "ws://" + addr + "/mqtt",
-		server: srv,
-		settle: func(context.Context, int) (time.Duration, error) { return 0, nil },
-		stats:  func() string { return "" },
-	}
+	}, "a listener on %s", addr)
 }
 
 // startHubTarget is the hub's broker wired as internal/app wires it: the documented
 // configuration, the Access, Presence, Location and Drops hooks and their workers, on real
-// Redis, PostgreSQL and embedded NATS.
-func startHubTarget(b *testing.B) target {
+// Redis, PostgreSQL and embedded NATS; its one listener is listener (ListenerWS or
+// ListenerTCP).
+func startHubTarget(b *testing.B, listener string) target {
 	ctx := context.Background()
 	def := config.Default()
 	rdb, prefix := testenv.Redis(b)
@@ -209,6 +269,9 @@ func startHubTarget(b *testing.B) target {
 
 	cfg := ConfigFrom(def.MQTT)
 	cfg.TCPAddr, cfg.WSAddr = "", "127.0.0.1:0"
+	if listener == ListenerTCP {
+		cfg.TCPAddr, cfg.WSAddr = "127.0.0.1:0", ""
+	}
 	reg := prometheus.NewRegistry()
 	brk, err := New(cfg, zerolog.Nop(), reg)
 	if err != nil {
@@ -250,7 +313,7 @@ func startHubTarget(b *testing.B) target {
 	})
 
 	return target{
-		url:    "ws://" + brk.Addr(ListenerWS) + cfg.WSPath,
+		url:    brokerURL(listener, brk.Addr(listener), cfg.WSPath),
 		secret: benchSecret,
 		server: brk.Server(),
 		settle: func(ctx context.Context, n int) (time.Duration, error) {
@@ -320,12 +383,11 @@ type scenarioResult struct {
 	idleRSS, heap, stack float64 // KiB per connection
 	goroutines           float64 // per connection
 	settle               time.Duration
-	brokerClients        int64 // clients the broker counted connected at the end of publishing
 }
 
 // runScenario runs the load generator with n drivers against t and reports the metrics,
-// with the ratios to base (the bare broker under the same load) when there is one.
-func runScenario(b *testing.B, name string, t target, n int, publish time.Duration, base *scenarioResult) *scenarioResult {
+// with the ratios to each baseline's scenario of n drivers where it ran.
+func runScenario(b *testing.B, name string, t target, n int, publish time.Duration, bases []baseline) *scenarioResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+publish)
 	defer cancel()
 	cfg := loadgen.Config{
@@ -336,15 +398,18 @@ func runScenario(b *testing.B, name string, t target, n int, publish time.Durati
 	b.Logf("machine: %s", machineFacts())
 	awaitQuietMachine(b)
 
-	before := measureMemory()
+	inProcess := t.pid == 0 // else heap, stacks, goroutines and GC are not the broker's
+	before := measureMemory(t.pid)
 	lg := startLoadgen(b, ctx, cfg)
 	lg.await(b, loadgen.PhaseConnected)
-	settle, err := t.settle(ctx, n)
-	if err != nil {
-		b.Fatal(err)
+	if t.settle != nil {
+		settle, err := t.settle(ctx, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.settle = settle
 	}
-	r.settle = settle
-	idle := measureMemory()
+	idle := measureMemory(t.pid)
 	conns := float64(n + 1) // the drivers and the dispatcher
 	r.idleRSS = float64(idle.rss-before.rss) / 1024 / conns
 	r.heap = float64(int64(idle.heap)-int64(before.heap)) / 1024 / conns
@@ -355,10 +420,13 @@ func runScenario(b *testing.B, name string, t target, n int, publish time.Durati
 	lg.await(b, loadgen.PhasePublishing)
 	var gc0, gc1 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
-	cpu0 := sampleCPU(lg.cmd.Process.Pid)
+	cpu0 := sampleCPU(lg.cmd.Process.Pid, t.pid)
 	lg.await(b, loadgen.PhasePublished)
-	r.cpu = sampleCPU(lg.cmd.Process.Pid).since(cpu0)
-	r.brokerClients = atomic.LoadInt64(&t.server.Info.ClientsConnected)
+	r.cpu = sampleCPU(lg.cmd.Process.Pid, t.pid).since(cpu0)
+	brokerClients, brokerDropped := "n/a", "n/a"
+	if t.server != nil {
+		brokerClients = strconv.FormatInt(atomic.LoadInt64(&t.server.Info.ClientsConnected), 10)
+	}
 	runtime.ReadMemStats(&gc1)
 	r.gcs, r.gcPause = gc1.NumGC-gc0.NumGC, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs)
 	lg.proceed(b)
@@ -375,34 +443,45 @@ func runScenario(b *testing.B, name string, t target, n int, publish time.Durati
 	b.ReportMetric(r.cpu.broker, "broker-cpu-%")
 	b.ReportMetric(r.cpu.other, "other-cpu-%") // not ours: above ~15 the run was disturbed
 	b.ReportMetric(r.idleRSS, "idle-rss-KiB/conn")
-	b.ReportMetric(r.heap, "heap-KiB/conn")
+	brokerGC, idleMem := "n/a", fmt.Sprintf("RSS %.1f KiB", r.idleRSS)
+	if inProcess {
+		b.ReportMetric(r.heap, "heap-KiB/conn")
+		brokerGC = fmt.Sprintf("%d cycles, %.1f ms stopped", r.gcs, float64(r.gcPause)/1e6)
+		idleMem += fmt.Sprintf(", heap %.1f KiB, stacks %.1f KiB, %.2f goroutines", r.heap, r.stack, r.goroutines)
+	}
 	ratios := ""
-	if base != nil {
+	for _, bl := range bases {
+		base := bl.scenarios[n]
+		if base == nil {
+			continue
+		}
 		rd, rp, rc := ratio(res.DeliveredPerSec, base.lg.DeliveredPerSec), ratio(res.P99Ms, base.lg.P99Ms), ratio(r.cpu.broker, base.cpu.broker)
-		b.ReportMetric(rd, "ratio-delivered")
-		b.ReportMetric(rp, "ratio-p99")
-		b.ReportMetric(rc, "ratio-cpu")
-		ratios = fmt.Sprintf("; vs bare: delivered ×%.3f, p99 ×%.2f, broker CPU ×%.2f", rd, rp, rc)
+		b.ReportMetric(rd, "ratio-delivered"+bl.suffix)
+		b.ReportMetric(rp, "ratio-p99"+bl.suffix)
+		b.ReportMetric(rc, "ratio-cpu"+bl.suffix)
+		ratios += fmt.Sprintf("; vs %s: delivered ×%.3f, p99 ×%.2f, broker CPU ×%.2f", bl.name, rd, rp, rc)
 	}
 	if r.cpu.other > disturbed {
 		b.Logf("DISTURBED: other processes used %.0f%% of a core while publishing; latencies and ratios of this run are not representative", r.cpu.other)
 	}
-	hookStats := ""
-	if s := t.stats(); s != "" {
-		hookStats = "; " + s
+	if t.server != nil {
+		brokerDropped = fmt.Sprintf("%d (queue full) %d (inflight quota)",
+			atomic.LoadInt64(&t.server.Info.MessagesDropped), atomic.LoadInt64(&t.server.Info.InflightDropped))
 	}
-	b.Logf("%s drivers=%d: held %d/%d (broker: %d clients; connected in %.1fs, %d failed, %d lost during the run), presence settled in %.1fs; "+
+	if t.stats != nil {
+		if s := t.stats(); s != "" {
+			brokerDropped += "; " + s
+		}
+	}
+	b.Logf("%s drivers=%d: held %d/%d (broker: %s clients; connected in %.1fs, %d failed, %d lost during the run), presence settled in %.1fs; "+
 		"%.0fs publishing: sent %d delivered %d (%.0f/s) lost %d dup %d publish-failed %d (dispatcher also got %d on other topics); latency p50 %.2f ms p99 %.2f ms max %.1f ms; "+
 		"CPU (%% of one core): broker %.0f, load generator %.0f (schedule lag p99 %.1f ms), PostgreSQL+Redis %.0f, other processes %.0f, steal %.0f; "+
-		"broker GC %d cycles, %.1f ms stopped; idle per connection: RSS %.1f KiB, heap %.1f KiB, stacks %.1f KiB, %.2f goroutines; "+
-		"broker dropped %d (queue full) %d (inflight quota)%s%s; errors %v",
-		name, n, held, n, r.brokerClients, res.ConnectSeconds, res.ConnectFailed, res.Disconnected, r.settle.Seconds(),
+		"broker GC %s; idle per connection: %s; broker dropped %s%s; errors %v",
+		name, n, held, n, brokerClients, res.ConnectSeconds, res.ConnectFailed, res.Disconnected, r.settle.Seconds(),
 		res.PublishSeconds, res.Sent, res.Delivered, res.DeliveredPerSec, res.Lost, res.Duplicates, res.PublishFailed, res.OtherMessages,
 		res.P50Ms, res.P99Ms, res.MaxMs,
 		r.cpu.broker, r.cpu.loadgen, res.LateP99Ms, r.cpu.services, r.cpu.other, r.cpu.steal,
-		r.gcs, float64(r.gcPause)/1e6, r.idleRSS, r.heap, r.stack, r.goroutines,
-		atomic.LoadInt64(&t.server.Info.MessagesDropped), atomic.LoadInt64(&t.server.Info.InflightDropped),
-		hookStats, ratios, res.Errors)
+		brokerGC, idleMem, brokerDropped, ratios, res.Errors)
 	return r
 }
 
@@ -541,24 +620,30 @@ func (l *lockedBuffer) tail() string {
 	return s[max(0, len(s)-4096):]
 }
 
-// memory is this process's memory after a full collection with the freed pages returned.
+// memory is the broker's memory: this process's after a full collection with the freed
+// pages returned, or only the RSS of a broker in a process of its own.
 type memory struct {
 	rss         int64 // bytes
 	heap, stack uint64
 	goroutines  int
 }
 
-func measureMemory() memory {
+// measureMemory measures this process, or process pid when it is not 0.
+func measureMemory(pid int) memory {
+	if pid != 0 {
+		return memory{rss: vmRSS(strconv.Itoa(pid))}
+	}
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memory{rss: vmRSS(), heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
+	return memory{rss: vmRSS("self"), heap: ms.HeapAlloc, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
 }
 
-// vmRSS is VmRSS of /proc/self/status in bytes; 0 when unavailable.
-func vmRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
+// vmRSS is VmRSS of /proc/<pid>/status in bytes (pid "self": this process); 0 when
+// unavailable.
+func vmRSS(pid string) int64 {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
@@ -574,12 +659,13 @@ func vmRSS() int64 {
 // clockTicks is USER_HZ, the unit of /proc/stat and /proc/[pid]/stat (100 on Linux).
 const clockTicks = 100
 
-// cpuSample is the CPU time used so far by this process, the load generator, the project's
-// PostgreSQL and Redis and the whole machine.
+// cpuSample is the CPU time used so far by this process, a broker in a process of its own,
+// the load generator, the project's PostgreSQL and Redis and the whole machine.
 type cpuSample struct {
 	at                             time.Time
 	self                           time.Duration
-	loadgen, services              uint64 // clock ticks
+	external                       bool   // the broker is process brokerPid, not this one
+	broker, loadgen, services      uint64 // clock ticks; broker only when external
 	machineBusy, machineSteal, all uint64 // clock ticks, summed over the CPUs
 }
 
@@ -588,8 +674,13 @@ type cpuUsage struct {
 	broker, loadgen, services, other, steal float64
 }
 
-func sampleCPU(loadgenPid int) cpuSample {
-	s := cpuSample{at: time.Now(), self: processCPU(), loadgen: procTicks(loadgenPid)}
+// sampleCPU samples the CPU times with the load generator's process and the broker's
+// (brokerPid 0: this process).
+func sampleCPU(loadgenPid, brokerPid int) cpuSample {
+	s := cpuSample{at: time.Now(), self: processCPU(), loadgen: procTicks(loadgenPid), external: brokerPid != 0}
+	if s.external {
+		s.broker = procTicks(brokerPid)
+	}
 	if dirs, err := os.ReadDir("/proc"); err == nil {
 		for _, d := range dirs {
 			pid, err := strconv.Atoi(d.Name())
@@ -623,8 +714,10 @@ func sampleCPU(loadgenPid int) cpuSample {
 	return s
 }
 
-// since is the use between prev and s. "other" is what the machine spent on neither this
-// process, nor the load generator, nor PostgreSQL and Redis: other processes and the kernel.
+// since is the use between prev and s. The broker is this process, or the broker's process
+// when it is external. "other" is what the machine spent on neither this process, nor an
+// external broker, nor the load generator, nor PostgreSQL and Redis: other processes and the
+// kernel.
 func (s cpuSample) since(prev cpuSample) cpuUsage {
 	wall := s.at.Sub(prev.at).Seconds()
 	if wall <= 0 {
@@ -632,14 +725,19 @@ func (s cpuSample) since(prev cpuSample) cpuUsage {
 	}
 	pct := func(ticks uint64) float64 { return 100 * float64(ticks) / clockTicks / wall }
 	var u cpuUsage
-	u.broker = 100 * (s.self - prev.self).Seconds() / wall
+	self := 100 * (s.self - prev.self).Seconds() / wall
+	external := pct(max(s.broker, prev.broker) - prev.broker) // 0 when there is none
+	u.broker = self
+	if s.external {
+		u.broker = external
+	}
 	u.loadgen = pct(s.loadgen - prev.loadgen)
 	u.services = pct(max(s.services, prev.services) - prev.services) // backends may have exited
 	if all := s.all - prev.all; all > 0 {
 		cores := float64(runtime.NumCPU())
 		busy := 100 * cores * float64(s.machineBusy-prev.machineBusy) / float64(all)
 		u.steal = 100 * cores * float64(s.machineSteal-prev.machineSteal) / float64(all)
-		u.other = max(busy-u.broker-u.loadgen-u.services, 0)
+		u.other = max(busy-self-external-u.loadgen-u.services, 0)
 	}
 	return u
 }
@@ -681,9 +779,9 @@ func awaitQuietMachine(b *testing.B) {
 	deadline := time.Now().Add(time.Minute)
 	var u cpuUsage
 	for time.Now().Before(deadline) {
-		s0 := sampleCPU(0)
+		s0 := sampleCPU(0, 0)
 		time.Sleep(2 * time.Second)
-		u = sampleCPU(0).since(s0)
+		u = sampleCPU(0, 0).since(s0)
 		if u.broker+u.services+u.other < quiet {
 			return
 		}

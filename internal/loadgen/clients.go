@@ -135,9 +135,9 @@ func (g *gen) connectDriver(ctx context.Context, i int) *driver {
 	return d
 }
 
-// connect opens a WebSocket and runs CONNECT as client {tenant}.{subject}, with a token of
-// role when the run has a secret. onPublish receives what the client is sent (nil: dropped);
-// onLost learns of the connection's end unless Run ended it.
+// connect opens a connection to cfg.URL and runs CONNECT as client {tenant}.{subject}, with
+// a token of role when the run has a secret. onPublish receives what the client is sent (nil:
+// dropped); onLost learns of the connection's end unless Run ended it.
 func (g *gen) connect(ctx context.Context, subject string, role auth.Role, receiveMax uint16,
 	onPublish func(paho.PublishReceived) (bool, error), onLost func(error)) (*paho.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.ConnectTimeout)

@@ -6,30 +6,52 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// dialer opens MQTT WebSockets (subprotocol "mqtt"); its write buffers are shared by all
-// connections, since each holds one only while it writes.
+// dialer opens the connections of MQTT clients: WebSockets (subprotocol "mqtt"), whose write
+// buffers are shared by all connections since each holds one only while it writes, or plain
+// TCP.
 type dialer struct {
-	ws websocket.Dialer
+	ws  websocket.Dialer
+	tcp net.Dialer
 }
 
-func newDialer(handshakeTimeout time.Duration) *dialer {
-	return &dialer{ws: websocket.Dialer{
-		Subprotocols:     []string{"mqtt"},
-		HandshakeTimeout: handshakeTimeout,
-		ReadBufferSize:   1 << 10,
-		WriteBufferSize:  1 << 10,
-		WriteBufferPool:  &sync.Pool{},
-	}}
+func newDialer(connectTimeout time.Duration) *dialer {
+	return &dialer{
+		ws: websocket.Dialer{
+			Subprotocols:     []string{"mqtt"},
+			HandshakeTimeout: connectTimeout,
+			ReadBufferSize:   1 << 10,
+			WriteBufferSize:  1 << 10,
+			WriteBufferPool:  &sync.Pool{},
+		},
+		tcp: net.Dialer{Timeout: connectTimeout},
+	}
 }
 
-// dial opens a WebSocket to url and returns it as the byte stream of an MQTT client.
-func (d *dialer) dial(ctx context.Context, url string) (*wsConn, error) {
+// dial opens a connection to url, ws://, wss:// or tcp://host:port, and returns it as the
+// byte stream of an MQTT client.
+func (d *dialer) dial(ctx context.Context, url string) (net.Conn, error) {
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		// paho writes each packet with one net.Buffers.WriteTo, which on a *net.TCPConn is
+		// one writev under the connection's write lock: packets of several goroutines do
+		// not interleave, and the connection needs no sync.Locker.
+		c, err := d.tcp.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("tcp %s: %w", url, err)
+		}
+		return c, nil
+	}
+	return d.dialWS(ctx, url)
+}
+
+// dialWS opens a WebSocket to url (ws:// or wss://) as the byte stream of an MQTT client.
+func (d *dialer) dialWS(ctx context.Context, url string) (net.Conn, error) {
 	ws, resp, err := d.ws.DialContext(ctx, url, nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -156,5 +178,5 @@ func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.NetConn().Set
 // DialWS opens an MQTT-over-WebSocket connection to url (ws:// or wss://) as the byte stream
 // of an MQTT client such as paho: each packet goes out as one binary message.
 func DialWS(ctx context.Context, url string) (net.Conn, error) {
-	return newDialer(5*time.Second).dial(ctx, url)
+	return newDialer(5*time.Second).dialWS(ctx, url)
 }

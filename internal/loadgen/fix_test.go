@@ -64,11 +64,20 @@ func TestPacketLen(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	ok := Config{URL: "ws://127.0.0.1:1/mqtt", Tenant: "acme", Drivers: 1, Rate: 0.5, Duration: time.Second, QoS: 1}
 	require.NoError(t, ok.Validate())
+	for _, url := range []string{"wss://hub.example/mqtt", "tcp://127.0.0.1:1883", "tcp://[::1]:1883", "tcp://localhost:1883"} {
+		ok.URL = url
+		assert.NoError(t, ok.Validate(), url)
+	}
 	bad := Config{URL: "http://x", Tenant: "a/b", Rate: -1, QoS: 2, Secret: []byte("short")}
 	err := bad.Validate()
 	require.Error(t, err)
 	for _, field := range []string{"loadgen.URL", "loadgen.Tenant", "loadgen.Drivers", "loadgen.Rate", "loadgen.Duration", "loadgen.QoS", "loadgen.Secret"} {
 		assert.Contains(t, err.Error(), field)
+	}
+	assert.Contains(t, err.Error(), "loadgen.URL: must be a ws:// or wss:// URL, or tcp://host:port, got \"http://x\"")
+	for _, url := range []string{"tcp://127.0.0.1", "tcp://127.0.0.1:1883/mqtt", "tcp://", "127.0.0.1:1883"} {
+		ok.URL = url
+		assert.ErrorContains(t, ok.Validate(), "loadgen.URL", url)
 	}
 }
 

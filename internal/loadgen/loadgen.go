@@ -1,7 +1,8 @@
 // Package loadgen drives an MQTT broker over WebSocket the way the hub's field does: N
 // drivers, each with its own connection and JWT, publish location fixes at a fixed rate with
 // their phases spread evenly over the period, and one dispatcher subscribed to the tenant's
-// wildcard receives them and measures end-to-end latency, loss and duplicates.
+// wildcard receives them and measures end-to-end latency, loss and duplicates. It speaks MQTT
+// over plain TCP as well (a tcp:// URL), for brokers without a WebSocket listener.
 //
 // Run it in a process of its own so that the broker's CPU and memory can be measured alone:
 // the broker benchmark re-executes its test binary as the load generator.
@@ -13,6 +14,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +44,7 @@ const fdSlack = 64
 
 // Config configures a run. Zero values of the optional fields take the defaults noted.
 type Config struct {
-	URL      string        // ws://host:port/mqtt (or wss://)
+	URL      string        // ws://host:port/mqtt (or wss://), or tcp://host:port for MQTT over TCP
 	Tenant   string        // tenant of every client
 	Drivers  int           // driver connections, each publishing on its own location topic
 	Rate     float64       // fixes per second per driver, e.g. 0.5
@@ -52,7 +55,7 @@ type Config struct {
 	Secret             []byte
 	ConnectConcurrency int           // connections opened in parallel; default 200
 	KeepAlive          time.Duration // MQTT keepalive of every client; default 60s
-	ConnectTimeout     time.Duration // one WebSocket handshake plus CONNECT/CONNACK; default 10s
+	ConnectTimeout     time.Duration // one TCP connect or WebSocket handshake plus CONNECT/CONNACK; default 10s
 	Drain              time.Duration // after publishing, longest wait for outstanding deliveries; default 10s
 	TokenTTL           time.Duration // lifetime of the tokens; default Duration + 1h
 }
@@ -84,8 +87,8 @@ func (c Config) Validate() error {
 	bad := func(field, want string, got any) {
 		errs = append(errs, fmt.Errorf("loadgen.%s: %s, got %v", field, want, got))
 	}
-	if !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") {
-		bad("URL", "must be a ws:// or wss:// URL", fmt.Sprintf("%q", c.URL))
+	if !validURL(c.URL) {
+		bad("URL", "must be a ws:// or wss:// URL, or tcp://host:port", fmt.Sprintf("%q", c.URL))
 	}
 	if c.Tenant == "" || strings.ContainsAny(c.Tenant, "/+#. ") {
 		bad("Tenant", "must be a tenant id without / + # . or spaces", fmt.Sprintf("%q", c.Tenant))
@@ -118,6 +121,19 @@ func (c Config) Validate() error {
 		bad("TokenTTL", "must outlive the publishing phase (Duration "+c.Duration.String()+")", c.TokenTTL)
 	}
 	return errors.Join(errs...)
+}
+
+// validURL reports whether url is a ws:// or wss:// URL, or tcp:// followed by host:port.
+func validURL(url string) bool {
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return false
+		}
+		_, err = strconv.ParseUint(port, 10, 16)
+		return err == nil
+	}
+	return strings.HasPrefix(url, "ws://") || strings.HasPrefix(url, "wss://")
 }
 
 // Result is what a run measured.

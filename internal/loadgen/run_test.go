@@ -37,10 +37,27 @@ func (h *gate) OnACLCheck(*mqtt.Client, string, bool) bool              { return
 // mochiWS starts a mochi broker with a WebSocket listener that lets clients in when allow.
 func mochiWS(t *testing.T, allow bool) string {
 	t.Helper()
+	return "ws://" + mochi(t, allow, func(addr string) listeners.Listener {
+		return listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr})
+	}) + "/mqtt"
+}
+
+// mochiTCP starts a mochi broker with a TCP listener that lets every client in.
+func mochiTCP(t *testing.T) string {
+	t.Helper()
+	return "tcp://" + mochi(t, true, func(addr string) listeners.Listener {
+		return listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
+	})
+}
+
+// mochi starts a mochi broker with the listener that listener makes for a free address, and
+// returns the address once it accepts connections.
+func mochi(t *testing.T, allow bool, listener func(addr string) listeners.Listener) string {
+	t.Helper()
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, srv.AddHook(&gate{allow: allow}, nil))
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	require.NoError(t, srv.AddListener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr})))
+	require.NoError(t, srv.AddListener(listener(addr)))
 	require.NoError(t, srv.Serve())
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	testenv.Eventually(t, 5*time.Second, func() bool {
@@ -49,12 +66,20 @@ func mochiWS(t *testing.T, allow bool) string {
 			_ = c.Close()
 		}
 		return err == nil
-	}, "websocket listener on %s", addr)
-	return "ws://" + addr + "/mqtt"
+	}, "listener on %s", addr)
+	return addr
 }
 
 func TestRunDeliversEveryFixOnce(t *testing.T) {
-	url := mochiWS(t, true)
+	testRunDeliversEveryFixOnce(t, mochiWS(t, true))
+}
+
+func TestRunOverTCPDeliversEveryFixOnce(t *testing.T) {
+	testRunDeliversEveryFixOnce(t, mochiTCP(t))
+}
+
+// testRunDeliversEveryFixOnce runs 40 drivers at 20 Hz for a second against the broker at url.
+func testRunDeliversEveryFixOnce(t *testing.T, url string) {
 	var phases []string
 	res, err := Run(context.Background(), Config{
 		URL: url, Tenant: "acme", Drivers: 40, Rate: 20, Duration: time.Second, QoS: 1,

@@ -36,7 +36,9 @@
 //     baseline element was inserted: BenchmarkIngest/rate=200 and
 //     BenchmarkIngest/baseline-fiber/rate=200) or when removing its element at the same
 //     position gives the key (the element was substituted: BenchmarkRealtimeWS/dispatchhub/
-//     drivers=5000 and BenchmarkRealtimeWS/bare/drivers=5000; BenchmarkTx/tenant-tx and
+//     drivers=5000 and BenchmarkRealtimeWS/bare/drivers=5000; BenchmarkRealtimeTCP/mosquitto/
+//     drivers=5000 and BenchmarkRealtimeTCP/dispatchhub/drivers=5000, both with
+//     BenchmarkRealtimeTCP/bare/drivers=5000; BenchmarkTx/tenant-tx and
 //     BenchmarkTx/baseline-plain-tx; BenchmarkNearest/drivers=1000/k=1/index and .../brute).
 //     An inserted match wins over a substituted one. For a pair, the report computes
 //     ours/baseline, unless the benchmark reports a ratio metric of its own (rule 1): for
@@ -44,6 +46,10 @@
 //     (micro-benchmarks),
 //     otherwise for every custom unit both report that names a p99 or a rate (ends in "/s" or
 //     "rps").
+//
+// A benchmark compared with a second sibling reports that comparison as ratio metrics of its
+// own (rule 1) named after it: BenchmarkRealtimeTCP/dispatchhub/drivers=5000 has ratio-p99
+// (to bare) and ratio-p99-mosquitto (to Mosquitto); its baseline is the bare one.
 //
 // In the JSON, each benchmark's "baseline" names its paired baseline benchmark and "ratios"
 // holds the computed ratios; the metrics are copied as reported. In the markdown, the

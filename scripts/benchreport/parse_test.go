@@ -16,6 +16,7 @@ import (
 //	outbound.jsonl     DH_BENCH_JOBS=50 go test -run '^$' -bench BenchmarkOutbound/throughput/tiendanube -benchtime 1x -benchmem -json ./connectors/
 //	outbound-text.txt  the same for woocommerce, 30 jobs, without -json
 //	broker.jsonl       DH_BENCH_DRIVERS=20 DH_BENCH_SECONDS=2 go test -run '^$' -bench BenchmarkRealtimeWS -benchtime 1x -benchmem -json ./broker/
+//	broker-tcp.jsonl   the same for BenchmarkRealtimeTCP, with Mosquitto installed
 //	store.jsonl        go test -run '^$' -bench BenchmarkTx -benchtime 20x -benchmem -json ./internal/store/ (a result line split over two events)
 //	verify.txt         go test -run '^$' -bench BenchmarkSchemeOnly -benchtime 1000x -benchmem ./ingest/verify/
 //	fail.jsonl         DH_BENCH_SECONDS=abc go test -run '^$' -bench BenchmarkWebhookToMQTT -benchtime 1x -json ./internal/app/

@@ -45,6 +45,12 @@ func TestComparePairs(t *testing.T) {
 		{Package: "b", Name: "BenchmarkRealtimeWS/bare/drivers=20", Status: "ok", Metrics: map[string]float64{"p99-ms": 1}},
 		{Package: "b", Name: "BenchmarkRealtimeWS/dispatchhub/drivers=20", Status: "ok", Metrics: map[string]float64{"p99-ms": 2, "ratio-p99": 2}},
 		{Package: "b", Name: "BenchmarkRealtimeWS/dispatchhub/drivers=40", Status: "ok", Metrics: map[string]float64{"p99-ms": 2}},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/bare/drivers=20", Status: "ok", Metrics: map[string]float64{"p99-ms": 1}},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/mosquitto/drivers=20", Status: "ok", Metrics: map[string]float64{"p99-ms": 3, "ratio-p99": 3}},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/dispatchhub/drivers=20", Status: "ok", Metrics: map[string]float64{"p99-ms": 2, "ratio-p99": 2, "ratio-p99-mosquitto": 0.67}},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/bare/drivers=40", Status: "ok", Metrics: map[string]float64{"p99-ms": 1}},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/mosquitto/drivers=40", Status: "skip"},
+		{Package: "b", Name: "BenchmarkRealtimeTCP/dispatchhub/drivers=40", Status: "ok", Metrics: map[string]float64{"p99-ms": 2, "ratio-p99": 2}},
 		{Package: "other", Name: "BenchmarkTx/tenant-tx", Status: "ok", Metrics: map[string]float64{"ns/op": 500}},
 	}
 	compare(bs)
@@ -73,6 +79,16 @@ func TestComparePairs(t *testing.T) {
 	assert.Equal(t, "BenchmarkRealtimeWS/bare/drivers=20", hub.Baseline)
 	assert.Nil(t, hub.Ratios)
 	assert.Empty(t, got["b BenchmarkRealtimeWS/dispatchhub/drivers=40"].Baseline)
+	// Mosquitto and the hub over TCP both have the bare broker as their baseline; Mosquitto
+	// is not one (the hub's ratio-*-mosquitto metrics compare them), skipped or not.
+	for name, bare := range map[string]string{
+		"mosquitto/drivers=20": "bare/drivers=20", "dispatchhub/drivers=20": "bare/drivers=20", "dispatchhub/drivers=40": "bare/drivers=40",
+	} {
+		b := got["b BenchmarkRealtimeTCP/"+name]
+		assert.Equal(t, "BenchmarkRealtimeTCP/"+bare, b.Baseline, name)
+		assert.Nil(t, b.Ratios, name)
+	}
+	assert.Empty(t, got["b BenchmarkRealtimeTCP/mosquitto/drivers=40"].Baseline, "skipped")
 	assert.Empty(t, got["other BenchmarkTx/tenant-tx"].Baseline, "pairs stay within a package")
 	assert.Empty(t, got["s BenchmarkTx/baseline-plain-tx"].Baseline)
 }
@@ -87,8 +103,7 @@ func TestMarkdownOfRealRuns(t *testing.T) {
 	compare(rep.Benchmarks)
 	rep.Date, rep.Commit, rep.Go = "2026-11-26", "abc1234", "go1.26.8"
 	rep.Machine = Machine{CPU: "AMD EPYC", Cores: 2, Mem: "23.5 GiB"}
-	md := rep.Markdown()
-	for _, want := range []string{
+	assertContainsAll(t, rep.Markdown(),
 		"# Benchmarks, 2026-11-26",
 		"- commit `abc1234`, go1.26.8",
 		"- machine: 2 cores (AMD EPYC), 23.5 GiB RAM",
@@ -102,12 +117,42 @@ func TestMarkdownOfRealRuns(t *testing.T) {
 		"| `BenchmarkWebhookToMQTT` |  |  |  |  | **FAIL** |  |  |",
 		"BenchmarkRealtimeWS/dispatchhub/drivers=20: DISTURBED: other processes used 42% of a core",
 		"**The package failed**",
-	} {
-		assert.Contains(t, md, want)
-	}
+	)
 	block := rep.ReadmeBlock("bench/results/2026-11-26.md")
 	assert.True(t, strings.HasPrefix(block, "Latest `make bench`, 2026-11-26 ([every benchmark and its log](bench/results/2026-11-26.md)):"))
 	assert.NotContains(t, block, "### hooks")
+}
+
+func TestMarkdownOfTheTCPRunWithMosquitto(t *testing.T) {
+	p := parseFile(t, "broker-tcp.jsonl")
+	require.Equal(t, []string{"BenchmarkRealtimeTCP/bare/drivers=20", "BenchmarkRealtimeTCP/mosquitto/drivers=20",
+		"BenchmarkRealtimeTCP/dispatchhub/drivers=20"}, names(p.Benchmarks))
+	compare(p.Benchmarks)
+	mosq := find(t, p.Benchmarks, "BenchmarkRealtimeTCP/mosquitto/drivers=20")
+	assert.Equal(t, "BenchmarkRealtimeTCP/bare/drivers=20", mosq.Baseline)
+	assert.NotContains(t, mosq.Metrics, "heap-KiB/conn", "not measured in another process")
+	hub := find(t, p.Benchmarks, "BenchmarkRealtimeTCP/dispatchhub/drivers=20")
+	assert.Equal(t, "BenchmarkRealtimeTCP/bare/drivers=20", hub.Baseline)
+	assert.Equal(t, kindRatio, classify("ratio-p99-mosquitto"))
+
+	rep := Report{Date: "2026-11-27", Packages: p.Packages, Benchmarks: p.Benchmarks}
+	md := rep.Markdown()
+	assertContainsAll(t, md,
+		"| broker | `BenchmarkRealtimeTCP/mosquitto/drivers=20` | 3,957,793,992 | 4,373 | 0 broker-cpu-%, 10.52 delivered/s, 0 dup, 20 held, 0.7619 idle-rss-KiB/conn, 0 lost, 1.43 other-cpu-%, 0.6963 p50-ms, 4.34 p99-ms | `bare/drivers=20` | 0 ratio-cpu, 1.00 ratio-delivered, 1.13 ratio-p99 |",
+		"| broker | `BenchmarkRealtimeTCP/dispatchhub/drivers=20` |",
+		"| `bare/drivers=20` | 2.46 ratio-cpu, 0 ratio-cpu-mosquitto, 1 ratio-delivered, 0.9997 ratio-delivered-mosquitto, 0.9307 ratio-p99, 0.8259 ratio-p99-mosquitto |",
+		"BenchmarkRealtimeTCP/mosquitto/drivers=20: mosquitto version 2.0.11",
+		"idle per connection: RSS 0.8 KiB; broker dropped n/a; vs bare:",
+	)
+	assert.NotContains(t, md, "| broker | `BenchmarkRealtimeTCP/bare/drivers=20`", "the baseline is no row of the comparison table")
+}
+
+// assertContainsAll checks that text contains each of wants.
+func assertContainsAll(t *testing.T, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		assert.Contains(t, text, want)
+	}
 }
 
 func TestNum(t *testing.T) {
