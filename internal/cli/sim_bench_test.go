@@ -109,7 +109,7 @@ func BenchmarkScenario(b *testing.B) {
 					b.ReportMetric(500/l.WebhookToCreatedP99, "propagation-margin-x")
 				}
 			}
-			b.Logf("scenario %s for %ds:\n%s", sc, secs, r.Table())
+			b.Logf("scenario %s for %ds:\n%s\nthe hub's pipeline (its histograms, whole run):\n%s", sc, secs, r.Table(), stageReport(b, hub))
 		})
 	}
 }
