@@ -111,8 +111,10 @@ func TestSimScenarioADeliversEveryOrder(t *testing.T) {
 	assert.Equal(t, 40, rep.DriversConnected)
 	assert.Zero(t, rep.DriversLost)
 	assert.ElementsMatch(t, sim.DefaultPlatforms, rep.Platforms)
+	require.NotNil(t, rep.Warmup, "scenario a warms up first")
+	assert.Positive(t, rep.Warmup.Webhooks, "about 50 webhooks in its 5 s")
 	wh := rep.Webhooks
-	require.Greater(t, wh.Sent, int64(40), "about 80 webhooks in 8 s")
+	require.Greater(t, wh.Sent, int64(40), "about 80 webhooks in 8 s, and the warm-up's")
 	assert.Equal(t, wh.Sent, wh.Accepted, "every webhook accepted: %v", wh.ByStatus)
 	assert.Zero(t, wh.Failed)
 	o := rep.Orders

@@ -36,7 +36,12 @@ type Config struct {
 	// RampTo, when above Rate, raises the rate linearly from Rate at the start to RampTo at
 	// the end of Duration: a search for the highest sustained ingest rate. Needs a Duration.
 	RampTo   float64
-	Duration time.Duration    // of the webhook phase; 0: until ctx ends
+	Duration time.Duration // of the webhook phase; 0: until ctx ends
+	// Warmup, when set, sends webhooks at Rate (flat) for this long before the webhook phase,
+	// so that the phase measures a hub in its steady state: pools grown, caches and the new
+	// tenant's paths warm. Its latencies are reported apart (Report.Warmup); its webhooks and
+	// orders count in every total, loss and duplicate.
+	Warmup   time.Duration
 	FixEvery [2]time.Duration // location cadence range, each interval uniform in it; default 1s-3s
 	AcceptP  float64          // probability a driver accepts an offer (else declines); default 0.9, set NoDecline for 1
 	// NoDecline makes every driver accept every offer (AcceptP 1; AcceptP cannot say so since
@@ -188,6 +193,9 @@ func (c Config) Validate() error {
 	if c.Duration < 0 {
 		bad("Duration", "must not be negative", c.Duration)
 	}
+	if c.Warmup < 0 || c.Warmup > 10*time.Minute {
+		bad("Warmup", "must be 0-10m", c.Warmup)
+	}
 	if c.FixEvery[0] < 100*time.Millisecond || c.FixEvery[1] < c.FixEvery[0] {
 		bad("FixEvery", "must be a range [a, b] with 100ms <= a <= b", fmt.Sprintf("%s-%s", c.FixEvery[0], c.FixEvery[1]))
 	}
@@ -242,9 +250,10 @@ var ErrUnknownScenario = errors.New("scenario must be a, b, c or d")
 //	c: 10,000 drivers, 20 webhooks/s with a 10 s burst of 1,000 webhooks/s at 20 s
 //	d: ingest alone, no drivers: a ramp from 200 to 6,000 webhooks/s over the run
 //
-// Each gives a Duration (2 minutes) that flags may override.
+// Each gives a Duration (2 minutes) that flags may override, and a, b and c a 5 s Warmup at
+// their base rate (d starts at its lowest rate anyway, and measures throughput).
 func Scenario(name string) (Config, error) {
-	c := Config{Duration: 2 * time.Minute, Stores: 5}
+	c := Config{Duration: 2 * time.Minute, Stores: 5, Warmup: 5 * time.Second}
 	switch name {
 	case "a":
 		c.Drivers, c.Rate = 50, 200
@@ -256,7 +265,7 @@ func Scenario(name string) (Config, error) {
 		c.FixEvery = [2]time.Duration{2 * time.Second, 2 * time.Second}
 		c.Burst = Burst{Rate: 1000, At: 20 * time.Second, For: 10 * time.Second}
 	case "d":
-		c.Drivers, c.Rate, c.RampTo = 0, 200, 6000
+		c.Drivers, c.Rate, c.RampTo, c.Warmup = 0, 200, 6000, 0
 	default:
 		return c, fmt.Errorf("%w, got %q", ErrUnknownScenario, name)
 	}

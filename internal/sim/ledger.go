@@ -40,6 +40,12 @@ type ledger struct {
 
 	createdLat, offer, assigned, loc loadgen.Histogram
 
+	// warming is set during the warm-up: what it sends is marked, and its latencies go to
+	// the warm-up's own histograms (or nowhere), not to the figures above.
+	warming                       bool
+	warmSent                      int64
+	warmAck, warmCreated, warmOff loadgen.Histogram
+
 	// counts of this run's orders
 	created, offered, accepted, pickedUp, delivered, cancelled int64
 
@@ -63,6 +69,7 @@ type orderKey struct{ store, external string }
 type orderRec struct {
 	platform   string
 	sentAt     time.Time
+	warm       bool // sent during the warm-up
 	answered   bool
 	ok         bool // 200 accepted: the hub holds the order
 	id         string
@@ -81,6 +88,7 @@ type jobRec struct {
 	driver           string
 	offerW, offerD   bool      // AssignmentOffered seen by the watcher, received by the driver
 	acceptAt         time.Time // when the driver sent accept
+	warmAccept       bool      // sent during the warm-up
 	assignedW        bool      // OrderAssigned at the watcher
 	assignedD        bool      // OrderAssigned at the driver
 	sentPickedUp     bool
@@ -111,7 +119,10 @@ func (l *ledger) webhookSending(platform, store, external string, now, due time.
 	l.whSent++
 	l.win.sent++
 	l.late.Record(now.Sub(due))
-	r := &orderRec{platform: platform, sentAt: now}
+	r := &orderRec{platform: platform, sentAt: now, warm: l.warming}
+	if l.warming {
+		l.warmSent++
+	}
 	l.orders[orderKey{store, external}] = r
 	return r
 }
@@ -122,14 +133,18 @@ func (l *ledger) webhookAnswered(r *orderRec, code int, status string, took time
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r.answered = true
-	l.ack.Record(took)
+	if r.warm {
+		l.warmAck.Record(took)
+	} else {
+		l.ack.Record(took)
+	}
 	l.win.ack.Record(took)
 	switch {
 	case code == 200 && status == "accepted":
 		r.ok = true
 		l.whAccepted++
 		sec := int(r.sentAt.Sub(l.start) / time.Second)
-		if sec >= 0 && sec < 1<<20 {
+		if !r.warm && sec >= 0 && sec < 1<<20 { // the rates are the measured phase's
 			for len(l.whAcceptedAt) <= sec {
 				l.whAcceptedAt = append(l.whAcceptedAt, 0)
 			}
@@ -207,7 +222,11 @@ func (l *ledger) watcherEvent(e *message, now time.Time) {
 		if o != nil && o.createdAt.IsZero() {
 			o.createdAt = now
 			l.created++
-			if !o.sentAt.IsZero() {
+			switch {
+			case o.sentAt.IsZero():
+			case o.warm:
+				l.warmCreated.Record(now.Sub(o.sentAt))
+			default:
 				l.createdLat.Record(now.Sub(o.sentAt))
 			}
 		}
@@ -224,7 +243,7 @@ func (l *ledger) watcherEvent(e *message, now time.Time) {
 	case "OrderAssigned":
 		if j != nil {
 			j.assignedW = true
-			if !j.acceptAt.IsZero() {
+			if !j.acceptAt.IsZero() && !j.warmAccept {
 				l.assigned.Record(now.Sub(j.acceptAt))
 			}
 		}
@@ -300,7 +319,11 @@ func (l *ledger) driverJob(e *message, driver string, dup bool, now time.Time) {
 		}
 		if o.firstOffer.IsZero() {
 			o.firstOffer = now
-			l.offer.Record(now.Sub(o.sentAt))
+			if o.warm {
+				l.warmOff.Record(now.Sub(o.sentAt))
+			} else {
+				l.offer.Record(now.Sub(o.sentAt))
+			}
 			l.win.offer.Record(now.Sub(o.sentAt))
 			if !o.offeredW {
 				l.offered++
@@ -333,7 +356,7 @@ func (l *ledger) replySending(jobID, driver, action string, meters float64, now 
 	}
 	switch action {
 	case "accept":
-		j.acceptAt = now
+		j.acceptAt, j.warmAccept = now, l.warming
 		if j.order != nil {
 			l.pickupMeters += meters
 			l.pickups++
@@ -363,9 +386,18 @@ func (l *ledger) fixSeen(i int, seq uint64, latency time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fixes.seen(i, seq) {
-		l.loc.Record(latency)
+		if !l.warming {
+			l.loc.Record(latency)
+		}
 		l.win.loc.Record(latency)
 	}
+}
+
+// warmup marks what is sent from now on as the warm-up's (on) or the measured phase's.
+func (l *ledger) warmup(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.warming = on
 }
 
 // progress is one progress line's numbers: since the previous line, and the open orders.

@@ -114,7 +114,7 @@ func TestLedgerReport(t *testing.T) {
 	l.fixSeen(1, 1, 2*time.Millisecond)
 
 	var r Report
-	l.fill(&r, 4*time.Second)
+	l.fill(&r, 4*time.Second, 0)
 	w := r.Webhooks
 	assert.Equal(t, int64(4), w.Sent)
 	assert.Equal(t, int64(3), w.Accepted)
@@ -172,7 +172,52 @@ func TestRatesCoverSendsPastThePhase(t *testing.T) {
 		}
 	}
 	var r Report
-	l.fill(&r, 2*time.Second)
+	l.fill(&r, 2*time.Second, 0)
 	assert.InDelta(t, 10, r.Webhooks.PerSec, 1e-9, "60 accepted over the 6 s they were sent in")
 	assert.InDelta(t, 10, r.Webhooks.PeakPerSec, 1e-9)
+}
+
+// What the warm-up sends goes to its own figures: the run's acks, latencies and rate are those
+// of the measured phase alone, while totals and losses count both.
+func TestWarmupIsReportedApart(t *testing.T) {
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	l := newLedger(start.Add(-5*time.Second), 1) // as Run: the ledger starts before the warm-up
+
+	l.warmup(true)
+	w := l.webhookSending("shopify", "s1", "w1", at(-2000), at(-2000))
+	l.webhookAnswered(w, 200, "accepted", 400*time.Millisecond)
+	l.watcherEvent(&message{ID: "ev-w1", Type: "OrderCreated", OrderID: "ow1", Store: "s1", External: "w1"}, at(-1100)) // 900 ms
+	l.fixSent(0)
+	l.fixSeen(0, 1, 700*time.Millisecond)
+	l.replySending("jw", "d00000", "accept", 100, at(-1000))
+	l.warmup(false)
+	l.start = start // the measured phase
+	// the warm-up's accept is answered in the phase: not the phase's latency
+	l.watcherEvent(&message{ID: "ev-aw", Type: "OrderAssigned", OrderID: "ow1", JobID: "jw", Driver: "d00000"}, at(50))
+
+	m := l.webhookSending("shopify", "s1", "m1", at(100), at(100))
+	l.webhookAnswered(m, 200, "accepted", 5*time.Millisecond)
+	l.watcherEvent(&message{ID: "ev-m1", Type: "OrderCreated", OrderID: "om1", Store: "s1", External: "m1"}, at(120)) // 20 ms
+	l.fixSent(0)
+	l.fixSeen(0, 2, 3*time.Millisecond)
+	l.replySending("jm", "d00000", "accept", 100, at(200))
+	l.watcherEvent(&message{ID: "ev-am", Type: "OrderAssigned", OrderID: "om1", JobID: "jm", Driver: "d00000"}, at(230)) // 30 ms
+
+	var r Report
+	l.fill(&r, time.Second, 5*time.Second)
+	require.NotNil(t, r.Warmup)
+	assert.Equal(t, WarmupStats{Seconds: 5, Webhooks: 1, AckP99: 400, WebhookToCreatedP99: 900}, *r.Warmup)
+	assert.Equal(t, int64(2), r.Webhooks.Sent, "totals count the warm-up")
+	assert.Equal(t, int64(2), r.Orders.Created)
+	assert.InDelta(t, 5, r.Webhooks.AckP99, 0.1, "the measured phase's ack alone")
+	assert.InDelta(t, 20, r.Latency.WebhookToCreatedP99, 0.3)
+	assert.InDelta(t, 3, r.Latency.LocationP99, 0.1, "the warm-up's fix is not in the figure")
+	assert.InDelta(t, 30, r.Latency.AcceptToAssignedP99, 0.3, "the warm-up's accept is not in the figure")
+	assert.InDelta(t, 1, r.Webhooks.PerSec, 1e-9, "1 accepted in the 1 s phase; the warm-up's is not in the rate")
+	assert.Contains(t, r.Table(), "warm-up")
+
+	var cold Report
+	newLedger(start, 0).fill(&cold, time.Second, 0)
+	assert.Nil(t, cold.Warmup, "no warm-up, no section")
 }

@@ -21,6 +21,10 @@ type Report struct {
 	Rate      float64  `json:"rate"`    // webhooks per second before the profile
 	Profile   string   `json:"profile"` // flat, lunch, burst, ramp
 	Seconds   float64  `json:"seconds"` // of the webhook phase
+	// Warmup is the phase before it, when there is one: webhooks at Rate whose latencies
+	// are not in Webhooks' and Latency's figures (they count in every total, loss and
+	// duplicate).
+	Warmup *WarmupStats `json:"warmup,omitempty"`
 
 	Drivers          int `json:"drivers"`
 	DriversConnected int `json:"drivers_connected"`
@@ -44,6 +48,15 @@ type Report struct {
 	// ForeignJobs counts offers of orders this run did not send (left open by an earlier run).
 	ForeignJobs int64          `json:"foreign_jobs"`
 	Errors      map[string]int `json:"errors,omitempty"` // failures by kind and message
+}
+
+// WarmupStats are the warm-up's own figures.
+type WarmupStats struct {
+	Seconds             float64 `json:"seconds"`
+	Webhooks            int64   `json:"webhooks"`
+	AckP99              float64 `json:"ack_p99_ms"`
+	WebhookToCreatedP99 float64 `json:"webhook_to_created_p99_ms"`
+	WebhookToOfferP99   float64 `json:"webhook_to_offer_p99_ms"`
 }
 
 // WebhookStats are the store webhooks and their answers.
@@ -151,7 +164,7 @@ func peakPerSec(perSec []int64, window int) float64 {
 }
 
 // fill writes the ledger's totals into r; phase is the length of the webhook phase.
-func (l *ledger) fill(r *Report, phase time.Duration) {
+func (l *ledger) fill(r *Report, phase, warm time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	q := func(h *loadgen.Histogram, p float64) float64 { return ms(h.Quantile(p)) }
@@ -165,8 +178,12 @@ func (l *ledger) fill(r *Report, phase time.Duration) {
 	// The webhooks' span: the phase, or longer when the sender fell behind its schedule and
 	// sent after the phase's end (its MaxInFlight answers outstanding).
 	span := max(phase, time.Duration(len(l.whAcceptedAt))*time.Second)
+	var measured int64 // accepted, warm-up's excepted
+	for _, n := range l.whAcceptedAt {
+		measured += n
+	}
 	if span > 0 {
-		r.Webhooks.PerSec = float64(l.whAccepted) / span.Seconds()
+		r.Webhooks.PerSec = float64(measured) / span.Seconds()
 	}
 	// whole seconds of the span only: the last one is cut short
 	full := max(int(span/time.Second), 1)
@@ -182,6 +199,12 @@ func (l *ledger) fill(r *Report, phase time.Duration) {
 		WebhookToOfferP50: q(&l.offer, 0.5), WebhookToOfferP99: q(&l.offer, 0.99),
 		AcceptToAssignedP50: q(&l.assigned, 0.5), AcceptToAssignedP99: q(&l.assigned, 0.99),
 		LocationP50: q(&l.loc, 0.5), LocationP99: q(&l.loc, 0.99),
+	}
+	if warm > 0 {
+		r.Warmup = &WarmupStats{
+			Seconds: warm.Seconds(), Webhooks: l.warmSent, AckP99: q(&l.warmAck, 0.99),
+			WebhookToCreatedP99: q(&l.warmCreated, 0.99), WebhookToOfferP99: q(&l.warmOff, 0.99),
+		}
 	}
 	x := l.missingLocked()
 	r.Fixes = FixStats{Sent: l.fixes.totalSent(), Dropped: l.fixes.skipped, Received: l.fixes.received, Lost: x.Fixes, Duplicates: l.fixes.duplicates}
@@ -210,6 +233,10 @@ func (r Report) Table() string {
 	row := func(k, format string, args ...any) { fmt.Fprintf(w, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	row("run", "%s, %d stores on %s, %.0f webhooks/s (%s) for %.0f s, seed %d", r.City, r.Stores, strings.Join(r.Platforms, ", "), r.Rate, r.Profile, r.Seconds, r.Seed)
 	row("drivers", "%d connected of %d, %d lost their connection", r.DriversConnected, r.Drivers, r.DriversLost)
+	if w := r.Warmup; w != nil {
+		row("warm-up", "%.0f s before the run: %d webhooks, ack p99 %.1f ms, → OrderCreated p99 %.1f ms, → offer p99 %.1f ms (not in the figures below)",
+			w.Seconds, w.Webhooks, w.AckP99, w.WebhookToCreatedP99, w.WebhookToOfferP99)
+	}
 	wh := r.Webhooks
 	row("webhooks", "%d sent, %d accepted, %d duplicate, %d failed", wh.Sent, wh.Accepted, wh.Duplicate, wh.Failed)
 	if len(wh.ByStatus) > 0 {

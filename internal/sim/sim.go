@@ -148,6 +148,14 @@ func (r *run) run(ctx context.Context, rep *Report) error {
 		}()
 	}
 
+	if cfg.Warmup > 0 {
+		warm := *cfg
+		warm.Duration, warm.Lunch, warm.RampTo, warm.Burst = cfg.Warmup, false, 0, Burst{}
+		r.led.warmup(true)
+		r.sendWebhooks(ctx, warm, time.Now())
+		r.led.warmup(false) // ctx ended: the run below ends at once and reports
+	}
+
 	start := time.Now()
 	r.led.mu.Lock()
 	r.led.start = start
@@ -163,7 +171,7 @@ func (r *run) run(ctx context.Context, rep *Report) error {
 		<-progressDone
 	}()
 
-	r.sendWebhooks(ctx, start)
+	r.sendWebhooks(ctx, r.cfg, start)
 	phase := time.Since(start)
 	if cfg.Duration > 0 {
 		phase = min(phase, cfg.Duration)
@@ -177,7 +185,7 @@ func (r *run) run(ctx context.Context, rep *Report) error {
 	}
 	stopProgress()
 	<-progressDone
-	r.led.fill(rep, phase)
+	r.led.fill(rep, phase, cfg.Warmup)
 	for _, d := range r.drivers {
 		if d.lost.Load() {
 			rep.DriversLost++
@@ -241,14 +249,15 @@ func (r *run) connectDrivers(ctx context.Context, ttl time.Duration) error {
 	return nil
 }
 
-// sendWebhooks runs the webhook phase: the stores in turn, open loop at the profile's rate,
-// at most MaxInFlight awaiting their answer. It returns when every answer is in.
-func (r *run) sendWebhooks(ctx context.Context, start time.Time) {
-	client := newHTTPClient(r.cfg.MaxInFlight)
+// sendWebhooks runs a webhook phase of cfg (the run's, or its warm-up): the stores in turn,
+// open loop at the profile's rate, at most MaxInFlight awaiting their answer. It returns when
+// every answer is in.
+func (r *run) sendWebhooks(ctx context.Context, cfg Config, start time.Time) {
+	client := newHTTPClient(cfg.MaxInFlight)
 	defer client.CloseIdleConnections()
-	slots := make(chan struct{}, r.cfg.MaxInFlight)
+	slots := make(chan struct{}, cfg.MaxInFlight)
 	var wg sync.WaitGroup
-	schedule(ctx, r.cfg, start, func(n int, due time.Time) {
+	schedule(ctx, cfg, start, func(n int, due time.Time) {
 		s := r.stores[n%len(r.stores)]
 		dropoff := jitter(r.g.Point(r.g.Random(r.rng)), 15, r.rng)
 		now := time.Now()
