@@ -55,7 +55,15 @@ type relay struct {
 	backlog   prometheus.Gauge
 	batches   *prometheus.CounterVec
 	marking   sync.WaitGroup // the fast path's mark in flight
+	yielded   int            // polls skipped in a row while the fast path had a queue
 }
+
+// maxYield is how many polls in a row the poller lets pass while the fast path has a queue.
+// The rows the poller would find are then mostly the ones queued for the fast path, and
+// publishing them twice is work the hub cannot spare when it is behind (JetStream drops the
+// copies, but only after storing the batch). Rows the fast path dropped (its queue full) or
+// failed to publish still go out within maxYield polls.
+const maxYield = 10
 
 func newRelay(db *store.DB, js jetstream.JetStream, poll time.Duration, log zerolog.Logger, reg prometheus.Registerer) *relay {
 	r := &relay{
@@ -125,10 +133,22 @@ func (rl *relay) run(ctx context.Context) error {
 			}
 			rl.markAsync(ctx, rl.send(ctx, batch))
 		case <-ticker.C:
-			rl.marking.Wait()
-			rl.pollOnce(ctx)
+			rl.tick(ctx)
 		}
 	}
+}
+
+// tick is a poll, unless the fast path has a queue and the poller has let fewer than maxYield
+// polls pass; it reports whether it polled.
+func (rl *relay) tick(ctx context.Context) bool {
+	if len(rl.fast) > 0 && rl.yielded < maxYield {
+		rl.yielded++
+		return false
+	}
+	rl.yielded = 0
+	rl.marking.Wait()
+	rl.pollOnce(ctx)
+	return true
 }
 
 // pollOnce publishes committed rows that are still unpublished some time after their arrival.

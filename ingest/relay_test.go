@@ -77,3 +77,29 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 	assert.Equal(t, 2.0, testutil.ToFloat64(rl.batches.WithLabelValues("stored")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(rl.batches.WithLabelValues("refused")))
 }
+
+// While the fast path has a queue the poller lets up to maxYield polls pass, so that it does
+// not publish again what the fast path is about to; then it polls anyway, for the rows the
+// fast path dropped.
+func TestRelayPollerYieldsToABackloggedFastPath(t *testing.T) {
+	info := testenv.NewDatabase(t, true)
+	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	b, err := bus.Start(context.Background(), bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
+		DuplicateWindow: time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	rl := newRelay(db, b.JetStream(), time.Second, zerolog.Nop(), prometheus.NewRegistry())
+	ctx := context.Background()
+
+	assert.True(t, rl.tick(ctx), "an idle fast path: the poller polls")
+	rl.fast <- Message{ID: "queued"}
+	for i := range maxYield {
+		assert.False(t, rl.tick(ctx), "poll %d lets the backlogged fast path go first", i+1)
+	}
+	assert.True(t, rl.tick(ctx), "after maxYield polls it polls anyway")
+	assert.False(t, rl.tick(ctx), "and yields again")
+	<-rl.fast
+	assert.True(t, rl.tick(ctx), "the queue is empty again")
+}
