@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 
 // BenchmarkScenario runs the simulator's scenarios, `dispatchhub sim --scenario X`, in a
 // process of its own against a hub in this process; both share the machine's 2 cores, as
-// they would on one machine in production. Each runs for DH_BENCH_SECONDS (default 30):
+// they would on one machine in production. Each runs for DH_BENCH_SECONDS (default 30), a,
+// b and c after the scenario's 5 s warm-up, whose p99s are reported as warmup-*:
 //
 //   - a: the design pack's load, 50 drivers on the Andorra roads and 200 new-order webhooks a
 //     second from 5 stores on 5 platforms. Its baseline is the pack's own service levels:
@@ -100,6 +101,12 @@ func BenchmarkScenario(b *testing.B) {
 				b.ReportMetric(l.LocationP99, "location-p99-ms")
 				b.ReportMetric(l.AcceptToAssignedP99, "accept-p99-ms")
 				b.ReportMetric(r.MeanPickupM, "pickup-m")
+			}
+			if wu := r.Warmup; wu != nil { // reported apart: the figures above are after it
+				b.ReportMetric(wu.AckP99, "warmup-ack-p99-ms")
+				if sc != "d" {
+					b.ReportMetric(wu.WebhookToCreatedP99, "warmup-propagation-p99-ms")
+				}
 			}
 			if sc == "a" {
 				if w.AckP95 > 0 {
