@@ -45,6 +45,7 @@ type ledger struct {
 	warming                       bool
 	warmSent                      int64
 	warmAck, warmCreated, warmOff loadgen.Histogram
+	warmAssigned                  loadgen.Histogram
 
 	// counts of this run's orders
 	created, offered, accepted, pickedUp, delivered, cancelled int64
@@ -243,7 +244,11 @@ func (l *ledger) watcherEvent(e *message, now time.Time) {
 	case "OrderAssigned":
 		if j != nil {
 			j.assignedW = true
-			if !j.acceptAt.IsZero() && !j.warmAccept {
+			switch {
+			case j.acceptAt.IsZero():
+			case j.warmAccept:
+				l.warmAssigned.Record(now.Sub(j.acceptAt))
+			default:
 				l.assigned.Record(now.Sub(j.acceptAt))
 			}
 		}

@@ -207,7 +207,10 @@ func TestWarmupIsReportedApart(t *testing.T) {
 	var r Report
 	l.fill(&r, time.Second, 5*time.Second)
 	require.NotNil(t, r.Warmup)
+	assert.InDelta(t, 1050, r.Warmup.AcceptToAssignedP99, 11, "accepted at -1000, assigned at 50")
+	r.Warmup.AcceptToAssignedP99 = 0
 	assert.Equal(t, WarmupStats{Seconds: 5, Webhooks: 1, AckP99: 400, WebhookToCreatedP99: 900}, *r.Warmup)
+	assert.Equal(t, int64(1), r.Latency.AcceptsMeasured)
 	assert.Equal(t, int64(2), r.Webhooks.Sent, "totals count the warm-up")
 	assert.Equal(t, int64(2), r.Orders.Created)
 	assert.InDelta(t, 5, r.Webhooks.AckP99, 0.1, "the measured phase's ack alone")
