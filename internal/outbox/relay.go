@@ -34,7 +34,7 @@ const (
 	relayPurpose   = "outbox-relay"
 	prunePurpose   = "outbox-prune"
 	pruneChunk     = 5000             // rows deleted per statement
-	publishTimeout = 5 * time.Second  // one JetStream publish, message by message
+	publishTimeout = 5 * time.Second  // one wave of JetStream publishes, message by message
 	markTimeout    = 10 * time.Second // the published marks
 	warnEvery      = 30 * time.Second // a failure of one kind is logged at most this often
 )
@@ -421,8 +421,8 @@ func (r *Relay) publish(ctx context.Context, rows []row, acked func(ids []string
 			r.batches.WithLabelValues("refused").Inc()
 			r.log.Debug().Err(err).Int("messages", len(chunk)).Msg("outbox relay: atomic batch refused; publishing one by one")
 		}
-		// One by one, synchronously: a later row of a partition is sent only once the earlier
-		// ones are stored.
+		// Message by message: a later row of a partition is sent only once the earlier ones
+		// are stored.
 		abort = r.publishEach(ctx, chunk, meta, stopped, &ids)
 		if len(ids) > 0 {
 			acked(ids)
@@ -436,36 +436,87 @@ func (r *Relay) publish(ctx context.Context, rows []row, acked func(ids []string
 
 // publishEach publishes chunk message by message, skipping the partitions stopped, and
 // appends the acknowledged ids to ids. It reports whether the bus failed (abort the round).
+//
+// A partition's rows go one after the other: a later row is sent only once the earlier one is
+// stored, so that a failure never leaves a later event of an aggregate on EVENTS before an
+// earlier one. Different partitions do not wait for each other: the chunk goes in waves, the
+// first row of every partition at once, then the second of each, and so on, each wave
+// published asynchronously and awaited as a whole. A round of a few events from as many
+// orders costs one round trip to JetStream instead of one per event.
 func (r *Relay) publishEach(ctx context.Context, chunk []*nats.Msg, meta []*row, stopped map[int16]bool, ids *[]string) bool {
-	for i, msg := range chunk {
-		rw := meta[i]
-		if stopped[rw.partition] {
-			continue
+	var waves [][]int // indexes into chunk
+	depth := make(map[int16]int, len(chunk))
+	for i, rw := range meta {
+		k := depth[rw.partition]
+		depth[rw.partition]++
+		if k == len(waves) {
+			waves = append(waves, nil)
 		}
-		bus.ClearBatchHeaders(msg)
-		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-		_, err := r.js.PublishMsg(pctx, msg)
-		cancel()
-		if err == nil {
-			*ids = append(*ids, rw.event.ID)
-			r.lag.Observe(time.Since(rw.event.OccurredAt).Seconds())
-			continue
+		waves[k] = append(waves[k], i)
+	}
+	abort := false
+	sent := make([]jetstream.PubAckFuture, 0, len(chunk))
+	for _, wave := range waves {
+		sent = sent[:0]
+		sentIdx := make([]int, 0, len(wave))
+		for _, i := range wave {
+			rw := meta[i]
+			if stopped[rw.partition] {
+				continue
+			}
+			bus.ClearBatchHeaders(chunk[i])
+			f, err := r.js.PublishMsgAsync(chunk[i])
+			if err != nil {
+				stopped[rw.partition] = true
+				abort = abort || r.publishFailed(ctx, rw, err)
+				continue
+			}
+			sent, sentIdx = append(sent, f), append(sentIdx, i)
 		}
-		stopped[rw.partition] = true
-		if ctx.Err() != nil {
+		timeout := time.NewTimer(publishTimeout)
+		for j, f := range sent {
+			rw := meta[sentIdx[j]]
+			select {
+			case <-f.Ok():
+				*ids = append(*ids, rw.event.ID)
+				r.lag.Observe(time.Since(rw.event.OccurredAt).Seconds())
+			case err := <-f.Err():
+				stopped[rw.partition] = true
+				abort = abort || r.publishFailed(ctx, rw, err)
+			case <-timeout.C:
+				// Not acknowledged in time: the bus is stuck. What was stored is published
+				// again next round and dropped as a duplicate.
+				timeout.Reset(0)
+				stopped[rw.partition] = true
+				abort = abort || r.publishFailed(ctx, rw, context.DeadlineExceeded)
+			case <-ctx.Done():
+				timeout.Stop()
+				return true
+			}
+		}
+		timeout.Stop()
+		if abort {
 			return true
 		}
-		r.failures.Inc()
-		if messageRefused(err) {
-			r.limited(zerolog.ErrorLevel, "refused").Err(err).Str("id", rw.event.ID).Int16("partition", rw.partition).
-				Msg("outbox relay: EVENTS refuses the event; its partition is blocked until it is accepted")
-			continue
-		}
-		r.limited(zerolog.WarnLevel, "publish").Err(err).
-			Msg("outbox relay: publishing to EVENTS failed; retrying in the next round")
-		return true
 	}
 	return false
+}
+
+// publishFailed accounts for a failed publish of rw and reports whether it is a failure of the
+// bus (abort the round) rather than of the message (its partition stays blocked).
+func (r *Relay) publishFailed(ctx context.Context, rw *row, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	r.failures.Inc()
+	if messageRefused(err) {
+		r.limited(zerolog.ErrorLevel, "refused").Err(err).Str("id", rw.event.ID).Int16("partition", rw.partition).
+			Msg("outbox relay: EVENTS refuses the event; its partition is blocked until it is accepted")
+		return false
+	}
+	r.limited(zerolog.WarnLevel, "publish").Err(err).
+		Msg("outbox relay: publishing to EVENTS failed; retrying in the next round")
+	return true
 }
 
 // messageRefused reports whether err concerns the message itself (too large, refused by the
