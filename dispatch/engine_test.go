@@ -18,22 +18,29 @@ import (
 	"github.com/pilotx/dispatchhub/internal/testenv"
 )
 
-// Two replicas share the tenants: one dispatches them all (it holds every partition), the
-// other nothing; when the first stops, the second takes over and offers the order that waits.
-func TestEngineOwnershipAndTakeover(t *testing.T) {
+// engineFixture is a database with tenants and an embedded NATS server, both of the test's own.
+func engineFixture(t *testing.T, tenants ...string) (*store.DB, *bus.Bus) {
+	t.Helper()
 	info := testenv.NewDatabase(t, true)
 	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 8})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	ctx := context.Background()
-	for _, tenant := range []string{"acme", "beta"} {
-		_, err := db.CreateTenant(ctx, tenant, tenant)
+	for _, tenant := range tenants {
+		_, err := db.CreateTenant(context.Background(), tenant, tenant)
 		require.NoError(t, err)
 	}
-	b, err := bus.Start(ctx, bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
+	b, err := bus.Start(context.Background(), bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
 		DuplicateWindow: time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
+	return db, b
+}
+
+// Two replicas share the tenants: one dispatches them all (it holds every partition), the
+// other nothing; when the first stops, the second takes over and offers the order that waits.
+func TestEngineOwnershipAndTakeover(t *testing.T) {
+	db, b := engineFixture(t, "acme", "beta")
+	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
 
 	cfg := dispatch.EngineConfig{SweepInterval: 50 * time.Millisecond, TenantRefresh: time.Second, KeyPrefix: prefix}
@@ -87,17 +94,8 @@ func TestEngineOwnershipAndTakeover(t *testing.T) {
 // wait for the driver-side wake (or the sweep). Once a driver is free, the same wake runs a
 // round and the order is offered.
 func TestEngineNewOrdersWaitForAFreeDriver(t *testing.T) {
-	info := testenv.NewDatabase(t, true)
-	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 8})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
+	db, b := engineFixture(t, "acme")
 	ctx := context.Background()
-	_, err = db.CreateTenant(ctx, "acme", "acme")
-	require.NoError(t, err)
-	b, err := bus.Start(ctx, bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
-		DuplicateWindow: time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
 	rdb, prefix := testenv.Redis(t)
 	reg := prometheus.NewRegistry()
 	// No sweep during the test: every round is one a wake asked for (or the first).

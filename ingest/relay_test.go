@@ -18,7 +18,9 @@ import (
 	"github.com/pilotx/dispatchhub/internal/testenv"
 )
 
-func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
+// newTestRelay is a relay on a database and an embedded NATS server of its own.
+func newTestRelay(t *testing.T) (*relay, *bus.Bus) {
+	t.Helper()
 	info := testenv.NewDatabase(t, true)
 	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 2})
 	require.NoError(t, err)
@@ -28,6 +30,11 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	rl := newRelay(db, b.JetStream(), time.Second, zerolog.Nop(), prometheus.NewRegistry())
+	return rl, b
+}
+
+func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
+	rl, b := newTestRelay(t)
 	ctx := context.Background()
 
 	msgs := func(from, to int) []Message {
@@ -82,15 +89,7 @@ func TestRelayPublishesAtomicBatchesAndFallsBackOnDuplicates(t *testing.T) {
 // not publish again what the fast path is about to; then it polls anyway, for the rows the
 // fast path dropped.
 func TestRelayPollerYieldsToABackloggedFastPath(t *testing.T) {
-	info := testenv.NewDatabase(t, true)
-	db, err := store.Open(store.Config{URL: info.AppURL, MaxConns: 2})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	b, err := bus.Start(context.Background(), bus.Config{Host: "127.0.0.1", Port: 0, StoreDir: t.TempDir(), MaxStore: 1 << 28, Replicas: 1,
-		DuplicateWindow: time.Minute, IngestMaxAge: time.Hour, EventsMaxAge: time.Hour, OutboundMaxAge: time.Hour}, zerolog.Nop())
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	rl := newRelay(db, b.JetStream(), time.Second, zerolog.Nop(), prometheus.NewRegistry())
+	rl, _ := newTestRelay(t)
 	ctx := context.Background()
 
 	assert.True(t, rl.tick(ctx), "an idle fast path: the poller polls")
