@@ -189,7 +189,7 @@ func (g *gen) disconnectAll() {
 			go func() {
 				defer wg.Done()
 				for c := range clients {
-					disconnect(c)
+					Disconnect(c)
 				}
 			}()
 		}
@@ -201,12 +201,13 @@ func (g *gen) disconnectAll() {
 		close(clients)
 		wg.Wait()
 		if g.dispatcher != nil {
-			disconnect(g.dispatcher)
+			Disconnect(g.dispatcher)
 		}
 	})
 }
 
-func disconnect(c *paho.Client) {
+// Disconnect sends DISCONNECT and waits, disconnectWait at most, for the client's goroutines.
+func Disconnect(c *paho.Client) {
 	_ = c.Disconnect(&paho.Disconnect{ReasonCode: 0})
 	t := time.NewTimer(disconnectWait)
 	defer t.Stop()

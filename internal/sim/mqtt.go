@@ -17,7 +17,6 @@ const (
 	keepAlive      = 60 // seconds
 	connectTimeout = 10 * time.Second
 	publishTimeout = 10 * time.Second
-	disconnectWait = 5 * time.Second
 )
 
 // connectMQTT opens a WebSocket to url and runs CONNECT (MQTT 5) as client {tenant}.{sub}
@@ -45,25 +44,14 @@ func connectMQTT(ctx context.Context, url, tenant, sub, token, filter string,
 	}
 	sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
 	if err != nil {
-		disconnect(c)
+		loadgen.Disconnect(c)
 		return nil, fmt.Errorf("subscribe %s: %w", filter, err)
 	}
 	if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
-		disconnect(c)
+		loadgen.Disconnect(c)
 		return nil, fmt.Errorf("subscribe %s: refused with reason codes %v", filter, sa.Reasons)
 	}
 	return c, nil
-}
-
-// disconnect sends DISCONNECT and waits (a bounded time) for the client's goroutines.
-func disconnect(c *paho.Client) {
-	_ = c.Disconnect(&paho.Disconnect{ReasonCode: 0})
-	t := time.NewTimer(disconnectWait)
-	defer t.Stop()
-	select {
-	case <-c.Done():
-	case <-t.C:
-	}
 }
 
 // errorLog counts failures by kind and message, keeping at most maxErrorKinds of them.

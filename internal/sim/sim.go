@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotx/dispatchhub/internal/loadgen"
 	"github.com/pilotx/dispatchhub/internal/sim/roads"
 )
 
@@ -336,7 +337,7 @@ func (r *run) disconnect() {
 		go func() {
 			defer wg.Done()
 			for d := range clients {
-				disconnect(d.client)
+				loadgen.Disconnect(d.client)
 			}
 		}()
 	}
@@ -346,7 +347,7 @@ func (r *run) disconnect() {
 	close(clients)
 	wg.Wait()
 	if r.watcher != nil && r.watcher.client != nil {
-		disconnect(r.watcher.client)
+		loadgen.Disconnect(r.watcher.client)
 	}
 }
 
